@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Creates .venv in the repository and installs the pinned OpenMMLab stack into it, then this
+# package in editable mode. Called by `make` only when .venv/.installed is older than the
+# requirement files, so a second run with everything present costs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=.venv
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip "$@"; }
+# PIP_FIND_LINKS may point at a local `torch+cpu` wheel that shadows the registry build
+# torchvision needs; this install only ever uses the package registry.
+unset PIP_FIND_LINKS
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+pip install -q --upgrade "pip>=24"
+pip install -q -r requirements/build.txt
+
+if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops" 2>/dev/null; then
+    echo "[bootstrap] building mmcv 2.1.0 with its C++ ops (about 25 minutes on 2 cores, once per machine;"
+    echo "[bootstrap] pip caches the wheel so later installs take seconds)"
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} FORCE_CUDA=0 \
+        pip install --no-build-isolation -r requirements/mminstall.txt
+    "$VENV/bin/python" -c "import mmcv.ops" || { echo "mmcv was built without its ops" >&2; exit 1; }
+fi
+
+# One resolver pass over everything, so no later install can move a pin (numpy, setuptools).
+# openmim 0.3.9 depends on opendatalab -> openxlab, which pin setuptools~=60.2, packaging~=24.0 and
+# requests~=2.28: installing them would break torch and mmengine. `mim train/test/run` need none
+# of that, so openmim goes in without its dependencies, next to the ones those commands use.
+pip install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/optional.txt \
+    -r requirements/mim.txt
+pip install -q --no-deps "openmim==0.3.9"
+pip install -q --no-deps --no-build-isolation -e .
+"$VENV/bin/python" -c "import torch, torchvision.ops, mmcv.ops, mmpretrain.models, mmdet.models, mmseg.models, dfvt_mm, mim"
+touch "$VENV/.installed"
+echo "[bootstrap] environment ready in $VENV"
