@@ -1,0 +1,741 @@
+"""Doubly-Fused ViT (DFvT), ECCV 2022: https://arxiv.org/abs/2207.13436.
+
+Each stage downsamples with convolutions *before* window self-attention (Context Module), keeps
+the full-resolution local detail in a convolutional Spatial Module, and fuses the two in every
+block with DANE. The computation (and every parameter) follows the authors' released code, so
+their checkpoints load through :func:`convert_official_checkpoint`.
+
+Reading order: DANE -> DFvTBlock -> DFvTStage -> DFvT -> checkpoint conversion.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn.bricks.drop import build_dropout
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import trunc_normal_
+from mmengine.registry import MODELS
+from mmengine.runner.checkpoint import _load_checkpoint
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..layers import WindowMSA
+
+NUM_STAGES = 4
+
+
+class DANE(BaseModule):
+    """Dual AtteNtion Enhancement: gated fusion of context tokens and spatial-module tokens.
+
+    ``w = sigmoid(spatial_gate(x_spatial) + channel_gate(mean(x_context)))`` and the output is
+    ``x_spatial * w + x_context * (1 - w)`` (the authors' code; the paper's Eq. 4 writes the
+    weights the other way round, the released weights follow the code).
+
+    Args:
+        embed_dims: Number of channels.
+        reduction: Channel reduction of the channel gate's bottleneck.
+        norm_cfg: Config of the norm layers.
+        init_cfg: Initialization config dict.
+    """
+
+    def __init__(
+        self,
+        embed_dims: int,
+        reduction: int = 16,
+        norm_cfg: dict | None = None,
+        init_cfg: dict | list[dict] | None = None,
+    ) -> None:
+        super().__init__(init_cfg)
+        norm_cfg = norm_cfg or dict(type='LN')
+        hidden = embed_dims // reduction
+        if hidden < 1:
+            raise ValueError(f'DANE needs embed_dims >= {reduction}, got {embed_dims}')
+        self.spatial = nn.Sequential(
+            build_norm_layer(norm_cfg, embed_dims)[1], nn.Linear(embed_dims, 1, bias=False)
+        )
+        self.channel = nn.Sequential(
+            nn.Linear(embed_dims, hidden, bias=False),
+            nn.SiLU(),
+            build_norm_layer(norm_cfg, hidden)[1],
+            nn.Linear(hidden, embed_dims, bias=False),
+        )
+
+    def forward(self, context: Tensor, spatial: Tensor) -> Tensor:
+        """Fuse two channels-last maps (B, H, W, C) of the same shape."""
+        gate = self.spatial(spatial) + self.channel(context.mean(dim=(1, 2), keepdim=True))
+        w = torch.sigmoid(gate)
+        return spatial * w + context * (1 - w)
+
+
+class DFvTBlock(BaseModule):
+    """DFvT transformer block: (shifted) window attention, DANE fusion with the spatial map, MLP.
+
+    Args:
+        embed_dims: Number of channels.
+        num_heads: Number of attention heads.
+        window_size: Attention window.
+        shift: Whether this block shifts its windows by ``window_size // 2``.
+        mlp_ratio: Hidden size of the MLP relative to ``embed_dims``.
+        drop_path: Stochastic depth rate of the two residual branches.
+        pad_small_map: If True, maps smaller than the window are padded to it and keep the shift
+            (the authors' detection code). If False, the window shrinks to the map and the shift
+            is dropped once ``min(H, W) <= window_size`` (the authors' classification code).
+        norm_cfg: Config of the norm layers.
+        with_cp: Use gradient checkpointing to save memory.
+        init_cfg: Initialization config dict.
+    """
+
+    def __init__(
+        self,
+        embed_dims: int,
+        num_heads: int,
+        window_size: int = 7,
+        shift: bool = False,
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.0,
+        pad_small_map: bool = False,
+        norm_cfg: dict | None = None,
+        with_cp: bool = False,
+        init_cfg: dict | list[dict] | None = None,
+    ) -> None:
+        super().__init__(init_cfg)
+        norm_cfg = norm_cfg or dict(type='LN')
+        self.window_size = window_size
+        self.shift_size = window_size // 2 if shift else 0
+        self.pad_small_map = pad_small_map
+        self.with_cp = with_cp
+
+        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.attn = WindowMSA(embed_dims, num_heads, window_size=window_size)
+        self.drop_path = build_dropout(dict(type='DropPath', drop_prob=drop_path))
+        self.dane = DANE(embed_dims, norm_cfg=norm_cfg)
+        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.ffn = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=int(embed_dims * mlp_ratio),
+            num_fcs=2,
+            ffn_drop=0.0,
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path),
+            act_cfg=dict(type='GELU'),
+            add_identity=True,
+        )
+
+    def window_and_shift(self, height: int, width: int) -> tuple[int, int]:
+        """The window and shift this block uses on a ``height x width`` map."""
+        if not self.pad_small_map and min(height, width) <= self.window_size:
+            return min(height, width), 0
+        return self.window_size, self.shift_size
+
+    def forward(self, x: Tensor, spatial: Tensor) -> Tensor:
+        """Run the block on context tokens ``x`` and the stage's spatial map, both (B, H, W, C)."""
+
+        def _inner_forward(x: Tensor, spatial: Tensor) -> Tensor:
+            window, shift = self.window_and_shift(x.shape[1], x.shape[2])
+            x = x + self.drop_path(self.attn(self.norm1(x), window, shift))
+            x = self.dane(x, spatial)
+            return self.ffn(self.norm2(x), identity=x)
+
+        if self.with_cp and torch.is_grad_enabled():
+            return cp.checkpoint(_inner_forward, x, spatial, use_reentrant=False)
+        return _inner_forward(x, spatial)
+
+
+def space_to_depth(x: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, 4C, ceil(H/2), ceil(W/2)), zero-padding odd sizes on the right/bottom.
+
+    Channel blocks in the authors' order (rows first):
+    [x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2]].
+    """
+    x = F.pad(x, (0, x.shape[3] % 2, 0, x.shape[2] % 2))
+    return torch.cat(
+        [x[:, :, 0::2, 0::2], x[:, :, 1::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 1::2]], dim=1
+    )
+
+
+class DFvTStage(BaseModule):
+    """One DFvT stage: local conv block, Context Module (conv downsampling + attention blocks),
+    Spatial Module and, except in the last stage, a channel expansion for the next stage.
+
+    The stage's spatial downsampling happens at its start (``context_conv`` has stride 2, except in
+    the last stage), so its attention runs at half the resolution of its input.
+
+    Args:
+        embed_dims: Channels of the stage.
+        depth: Number of blocks.
+        num_heads: Number of attention heads.
+        window_size: Attention window.
+        mlp_ratio: Hidden size of the MLPs relative to ``embed_dims``.
+        drop_paths: Stochastic depth rate of each block.
+        last_stage: The last stage keeps its resolution and has no Spatial Module.
+        expand: Whether to append the LN + Linear ``C -> 2C`` expansion for the next stage.
+        pad_small_map: See :class:`DFvTBlock`.
+        norm_cfg: Config of the token norm layers.
+        conv_norm_cfg: Config of the conv norm layers.
+        act_cfg: Config of the conv activations.
+        with_cp: Use gradient checkpointing in the blocks.
+        init_cfg: Initialization config dict.
+    """
+
+    def __init__(
+        self,
+        embed_dims: int,
+        depth: int,
+        num_heads: int,
+        window_size: int = 7,
+        mlp_ratio: float = 4.0,
+        drop_paths: Sequence[float] = (),
+        last_stage: bool = False,
+        expand: bool = True,
+        pad_small_map: bool = False,
+        norm_cfg: dict | None = None,
+        conv_norm_cfg: dict | None = None,
+        act_cfg: dict | None = None,
+        with_cp: bool = False,
+        init_cfg: dict | list[dict] | None = None,
+    ) -> None:
+        super().__init__(init_cfg)
+        norm_cfg = norm_cfg or dict(type='LN')
+        conv = dict(norm_cfg=conv_norm_cfg or dict(type='BN'), act_cfg=act_cfg or dict(type='SiLU'))
+        C = embed_dims
+        drop_paths = list(drop_paths) or [0.0] * depth
+        self.last_stage = last_stage
+
+        # Local map x_sk: 1x1, then two depthwise 3x3.
+        self.local_conv = nn.Sequential(
+            ConvModule(C, C, 1, **conv),
+            ConvModule(C, C, 3, padding=1, groups=C, **conv),
+            ConvModule(C, C, 3, padding=1, groups=C, **conv),
+        )
+        # Context Module's downsampling: depthwise 3x3 (stride 2 except in the last stage), 1x1.
+        self.context_conv = nn.Sequential(
+            ConvModule(C, C, 3, stride=1 if last_stage else 2, padding=1, groups=C, **conv),
+            ConvModule(C, C, 1, **conv),
+        )
+        # Spatial Module: space-to-depth of x_sk, depthwise 3x3, 1x1 back to C; no activation.
+        if last_stage:
+            self.spatial_conv = None
+        else:
+            self.spatial_conv = nn.Sequential(
+                ConvModule(
+                    4 * C,
+                    4 * C,
+                    3,
+                    padding=1,
+                    groups=4 * C,
+                    act_cfg=None,
+                    norm_cfg=conv['norm_cfg'],
+                ),
+                ConvModule(4 * C, C, 1, act_cfg=None, norm_cfg=conv['norm_cfg']),
+            )
+        self.blocks = ModuleList(
+            [
+                DFvTBlock(
+                    C,
+                    num_heads,
+                    window_size=window_size,
+                    shift=j % 2 == 1,
+                    mlp_ratio=mlp_ratio,
+                    drop_path=drop_paths[j],
+                    pad_small_map=pad_small_map,
+                    norm_cfg=norm_cfg,
+                    with_cp=with_cp,
+                )
+                for j in range(depth)
+            ]
+        )
+        # Channel expansion for the next stage (the authors' `downsample`; no spatial change).
+        self.downsample = (
+            nn.Sequential(
+                OrderedDict(
+                    norm=build_norm_layer(norm_cfg, C)[1], reduction=nn.Linear(C, 2 * C, bias=False)
+                )
+            )
+            if expand
+            else None
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Run the stage on an NCHW map.
+
+        Returns:
+            The tokens after the blocks as a channels-last map (B, H', W', C) and the local map
+            ``x_sk`` (B, C, H, W) that the dense outputs fuse with.
+        """
+        x_sk = self.local_conv(x)
+        x_inter = self.context_conv(x_sk)
+        if self.last_stage:
+            x_pool, x_spatial = x, x
+        else:
+            x_pool = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+            x_spatial = self.spatial_conv(space_to_depth(x_sk))
+        tokens = (x_pool + x_inter).permute(0, 2, 3, 1)
+        spatial = x_spatial.permute(0, 2, 3, 1)
+        for block in self.blocks:
+            tokens = block(tokens, spatial)
+        return tokens, x_sk
+
+
+@MODELS.register_module()
+class DFvT(BaseModule):
+    """Doubly-Fused ViT backbone.
+
+    A PyTorch implementation of `Doubly-Fused ViT: Fuse Information from Vision Transformer
+    Doubly with Local Representation <https://arxiv.org/abs/2207.13436>`_, numerically equal to
+    the authors' code (classification and Mask R-CNN branches).
+
+    Output ``i`` has stride ``4 * 2**i`` and ``embed_dims * 2**i`` channels. Output 3 is the last
+    stage after the final norm (what the classifier pools). Outputs 0-2 are the dense outputs of the
+    authors' detection code: the normed stage tokens, upsampled x2 and fused with the stage's local
+    conv map by a 1x1 conv. Only the layers that the requested outputs need are built.
+
+    Args:
+        arch: 'tiny' / 'small' / 'base' (or 't' / 's' / 'b'), or a dict with the keys
+            ``embed_dims`` (int), ``depths`` (4 ints), ``num_heads`` (4 ints) and ``mlp_ratio``.
+            Defaults to 'tiny'.
+        in_channels: Number of input channels. Defaults to 3.
+        window_size: Attention window. Defaults to 7.
+        out_indices: Stages to output, any subset of 0-3 (negative indices count from the end).
+            Defaults to ``(3,)``, the classification output.
+        drop_path_rate: Stochastic depth rate, rising linearly over all blocks. Defaults to 0.
+        pad_small_map: If True, pad maps smaller than the window and keep shifted windows (the
+            authors' detection code, for detection and segmentation). If False, shrink the window
+            to small maps and drop the shift (the authors' classification code). Defaults to False.
+        frozen_stages: Freeze the stem and stages ``0..frozen_stages-1`` (and their output layers);
+            -1 freezes nothing. Defaults to -1.
+        norm_eval: Keep the BatchNorm layers in eval mode while training. Defaults to False.
+        with_cp: Use gradient checkpointing in the transformer blocks. Defaults to False.
+        norm_cfg: Config of the token norm layers. Defaults to ``dict(type='LN')``.
+        conv_norm_cfg: Config of the conv norm layers. Defaults to ``dict(type='BN')``.
+        act_cfg: Config of the conv activations. Defaults to ``dict(type='SiLU')``.
+        init_cfg: Initialization config. None gives the authors' initialization;
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` loads a converted
+            checkpoint (the authors' own layout is converted on the fly).
+
+    Example:
+        >>> import torch
+        >>> from dfvt_mm.models import DFvT
+        >>> model = DFvT(arch='tiny', out_indices=(0, 1, 2, 3), pad_small_map=True).eval()
+        >>> for out in model(torch.rand(1, 3, 224, 224)):
+        ...     print(tuple(out.shape))
+        (1, 48, 56, 56)
+        (1, 96, 28, 28)
+        (1, 192, 14, 14)
+        (1, 384, 7, 7)
+    """
+
+    arch_zoo = {
+        **dict.fromkeys(
+            ['t', 'tiny'],
+            dict(embed_dims=48, depths=[1, 1, 2, 1], num_heads=[3, 6, 12, 24], mlp_ratio=4.0),
+        ),
+        **dict.fromkeys(
+            ['s', 'small'],
+            dict(embed_dims=96, depths=[1, 1, 2, 1], num_heads=[3, 6, 12, 24], mlp_ratio=2.0),
+        ),
+        **dict.fromkeys(
+            ['b', 'base'],
+            dict(embed_dims=128, depths=[2, 2, 6, 2], num_heads=[4, 8, 16, 32], mlp_ratio=2.0),
+        ),
+    }
+    essential_keys = {'embed_dims', 'depths', 'num_heads', 'mlp_ratio'}
+
+    def __init__(
+        self,
+        arch: str | dict = 'tiny',
+        in_channels: int = 3,
+        window_size: int = 7,
+        out_indices: int | Sequence[int] = (3,),
+        drop_path_rate: float = 0.0,
+        pad_small_map: bool = False,
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        norm_cfg: dict | None = None,
+        conv_norm_cfg: dict | None = None,
+        act_cfg: dict | None = None,
+        init_cfg: dict | list[dict] | None = None,
+    ) -> None:
+        super().__init__(init_cfg)
+        self.arch_settings = self._parse_arch(arch)
+        self.embed_dims = self.arch_settings['embed_dims']
+        self.depths = list(self.arch_settings['depths'])
+        self.num_heads = list(self.arch_settings['num_heads'])
+        self.mlp_ratio = float(self.arch_settings['mlp_ratio'])
+        self.in_channels = in_channels
+        self.out_indices = self._parse_out_indices(out_indices)
+        if not -1 <= frozen_stages <= NUM_STAGES:
+            raise ValueError(f'frozen_stages must be in [-1, {NUM_STAGES}], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.pad_small_map = pad_small_map
+        self.num_features = [self.embed_dims * 2**i for i in range(NUM_STAGES)]
+        norm_cfg = norm_cfg or dict(type='LN')
+        conv = dict(norm_cfg=conv_norm_cfg or dict(type='BN'), act_cfg=act_cfg or dict(type='SiLU'))
+
+        C = self.embed_dims
+        with warnings.catch_warnings():
+            # The authors' stem convs have biases before their BN; mmcv warns about exactly that.
+            warnings.filterwarnings('ignore', 'Unnecessary conv bias')
+            self.patch_embed = nn.Sequential(
+                ConvModule(in_channels, C // 2, 3, stride=2, padding=1, bias=True, **conv),
+                ConvModule(C // 2, C, 3, stride=2, padding=1, bias=True, **conv),
+            )
+
+        # Rates over all blocks of the full model, so a truncated model keeps the same rates.
+        total = sum(self.depths)
+        dpr = [drop_path_rate * j / max(total - 1, 1) for j in range(total)]
+        num_built = max(self.out_indices) + 1
+        self.stages = ModuleList()
+        for i in range(num_built):
+            start = sum(self.depths[:i])
+            self.stages.append(
+                DFvTStage(
+                    self.num_features[i],
+                    self.depths[i],
+                    self.num_heads[i],
+                    window_size=window_size,
+                    mlp_ratio=self.mlp_ratio,
+                    drop_paths=dpr[start : start + self.depths[i]],
+                    last_stage=i == NUM_STAGES - 1,
+                    expand=i < num_built - 1,
+                    pad_small_map=pad_small_map,
+                    norm_cfg=norm_cfg,
+                    conv_norm_cfg=conv['norm_cfg'],
+                    act_cfg=conv['act_cfg'],
+                    with_cp=with_cp,
+                )
+            )
+
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', build_norm_layer(norm_cfg, self.num_features[i])[1])
+            if i < NUM_STAGES - 1:
+                self.add_module(
+                    f'fuse{i}',
+                    nn.Conv2d(2 * self.num_features[i], self.num_features[i], 1, bias=False),
+                )
+
+    def _parse_arch(self, arch: str | dict) -> dict:
+        if isinstance(arch, str):
+            if arch.lower() not in self.arch_zoo:
+                raise ValueError(
+                    f'Unknown DFvT arch {arch!r}; choose one of '
+                    f'{sorted(set(self.arch_zoo))} or pass a dict with the keys '
+                    f'{sorted(self.essential_keys)}.'
+                )
+            return dict(self.arch_zoo[arch.lower()])
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or a dict, got {type(arch).__name__}')
+        if set(arch) != self.essential_keys:
+            raise ValueError(
+                f'A custom DFvT arch needs exactly the keys {sorted(self.essential_keys)}; '
+                f'missing {sorted(self.essential_keys - set(arch))}, '
+                f'unexpected {sorted(set(arch) - self.essential_keys)}.'
+            )
+        for key in ('depths', 'num_heads'):
+            if len(arch[key]) != NUM_STAGES:
+                raise ValueError(
+                    f'arch[{key!r}] must have {NUM_STAGES} entries (one per stage), '
+                    f'got {len(arch[key])}: {list(arch[key])}'
+                )
+        C = arch['embed_dims']
+        if C % 2 or C < 16:
+            raise ValueError(f'arch["embed_dims"] must be even and >= 16, got {C}')
+        for i, heads in enumerate(arch['num_heads']):
+            if (C * 2**i) % heads:
+                raise ValueError(
+                    f'stage {i} has {C * 2**i} channels, not divisible by its '
+                    f'{heads} heads (arch["num_heads"][{i}])'
+                )
+        return dict(arch)
+
+    @staticmethod
+    def _parse_out_indices(out_indices: int | Sequence[int]) -> tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        if not isinstance(out_indices, Sequence) or not out_indices:
+            raise ValueError(
+                f'out_indices must be a non-empty sequence of ints, got {out_indices!r}'
+            )
+        parsed = []
+        for index in out_indices:
+            if not -NUM_STAGES <= index < NUM_STAGES:
+                raise ValueError(
+                    f'out_indices entry {index} is out of range: DFvT has '
+                    f'{NUM_STAGES} stages (0-3, or -4 to -1)'
+                )
+            parsed.append(index % NUM_STAGES)
+        if len(set(parsed)) != len(parsed):
+            raise ValueError(f'out_indices has repeated stages: {list(out_indices)}')
+        return tuple(sorted(parsed))
+
+    def init_weights(self) -> None:
+        """Load ``init_cfg``'s pretrained weights, or apply the authors' initialization."""
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            self._load_pretrained(self.init_cfg)
+            self._is_init = True
+            return
+        if self.init_cfg is not None:
+            super().init_weights()
+            return
+        self.apply(_authors_init)
+        self._is_init = True
+
+    def _load_pretrained(self, init_cfg: dict) -> None:
+        logger = MMLogger.get_current_instance()
+        path = init_cfg['checkpoint']
+        if '://' not in str(path) and not osp.isfile(osp.expanduser(str(path))):
+            raise FileNotFoundError(
+                f"DFvT pretrained checkpoint {path!r} does not exist. Convert the authors' "
+                f'ImageNet weights with `python tools/model_converters/dfvt_official_to_mm.py '
+                f'SRC.pth {path}`, point the config at the file, or set init_cfg=None to train '
+                f'from scratch.'
+            )
+        ckpt = _load_checkpoint(path, map_location='cpu', logger=logger)
+        state_dict = ckpt.get('state_dict', ckpt.get('model', ckpt))
+        prefix = init_cfg.get('prefix')
+        if is_official_layout(state_dict):
+            logger.info("DFvT: converting a checkpoint in the authors' layout on the fly")
+            state_dict, _ = convert_official_checkpoint(state_dict)
+            prefix = 'backbone.'  # where the conversion puts the backbone
+        if prefix:
+            stripped = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+            if not stripped:
+                raise KeyError(
+                    f'No key of {init_cfg["checkpoint"]} starts with prefix {prefix!r}; '
+                    f'its keys start with {sorted({k.split(".")[0] for k in state_dict})}'
+                )
+            state_dict = stripped
+        self.load_pretrained_state_dict(state_dict, source=init_cfg['checkpoint'])
+
+    def load_pretrained_state_dict(self, state_dict: dict[str, Tensor], source: str = '') -> None:
+        """Load backbone weights, failing loudly unless every stem and stage weight is present.
+
+        Output layers (``norm{i}``, ``fuse{i}``) may be missing (an ImageNet checkpoint has no
+        detection outputs) and keys of layers this model does not build may be unexpected.
+        """
+        missing, unexpected = self.load_state_dict(state_dict, strict=False)
+        required = [k for k in missing if not re.match(r'(norm|fuse)\d\.', k)]
+        if required:
+            raise KeyError(
+                f'Checkpoint {source} lacks {len(required)} DFvT weights, e.g. '
+                f'{required[:8]}. Is it a DFvT checkpoint of this arch '
+                f"({self.arch_settings})? Convert the authors' checkpoints with "
+                f'tools/model_converters/dfvt_official_to_mm.py.'
+            )
+        logger = MMLogger.get_current_instance()
+        if missing:
+            fresh = sorted({k.rsplit('.', 1)[0] for k in missing})
+            logger.info(f'DFvT: output layers initialized from scratch: {fresh}')
+        if unexpected:
+            logger.info(f'DFvT: ignored checkpoint keys of layers not built: {len(unexpected)}')
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'DFvT expects an (N, {self.in_channels}, H, W) image batch, got shape '
+                f'{tuple(x.shape)}'
+            )
+        H, W = x.shape[2:]
+        # The authors' detection code pads to a multiple of the stem's stride 4.
+        x = F.pad(x, (0, (-W) % 4, 0, (-H) % 4))
+        x = self.patch_embed(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            tokens, x_sk = stage(x)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(tokens).permute(0, 3, 1, 2)
+                if i < NUM_STAGES - 1:
+                    up = F.interpolate(out, scale_factor=2.0, mode='nearest')
+                    up = up[:, :, : x_sk.shape[2], : x_sk.shape[3]]
+                    out = getattr(self, f'fuse{i}')(torch.cat([up, x_sk], dim=1))
+                outs.append(out.contiguous())
+            if stage.downsample is not None:
+                x = stage.downsample(tokens).permute(0, 3, 1, 2)
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed] + list(self.stages[: self.frozen_stages])
+        for i in self.out_indices:
+            if i < self.frozen_stages:
+                frozen.append(getattr(self, f'norm{i}'))
+                if i < NUM_STAGES - 1:
+                    frozen.append(getattr(self, f'fuse{i}'))
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> DFvT:
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+def _authors_init(m: nn.Module) -> None:
+    """The authors' initialization: Linear trunc-normal(0.02), Conv Kaiming (fan_out, relu),
+    norms 1/0, relative position tables trunc-normal(0.02)."""
+    if isinstance(m, nn.Linear):
+        trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.LayerNorm, _BatchNorm, nn.GroupNorm)):
+        if m.weight is not None:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, WindowMSA):
+        trunc_normal_(m.relative_position_bias_table, std=0.02)
+
+
+# --------------------------------------------------------------------------------------------------
+# The authors' checkpoints (github.com/ginobilinie/DFvT releases, and its Object-Detection branch)
+# --------------------------------------------------------------------------------------------------
+
+# (authors' key pattern, this package's key); BN sub-keys follow their conv.
+_CONV_BN = {
+    # stem
+    r'patch_embed\.proj1\.': 'patch_embed.0.conv.',
+    r'patch_embed\.norm1\.': 'patch_embed.0.bn.',
+    r'patch_embed\.proj2\.': 'patch_embed.1.conv.',
+    r'patch_embed\.norm\.': 'patch_embed.1.bn.',
+    # conv block: Sequential(conv, bn, act) x3 -> local_conv.{0,1,2}
+    r'convlayers\.(\d)\.conv1x1_1\.0\.': r'stages.\1.local_conv.0.conv.',
+    r'convlayers\.(\d)\.conv1x1_1\.1\.': r'stages.\1.local_conv.0.bn.',
+    r'convlayers\.(\d)\.conv1x1_1\.3\.': r'stages.\1.local_conv.1.conv.',
+    r'convlayers\.(\d)\.conv1x1_1\.4\.': r'stages.\1.local_conv.1.bn.',
+    r'convlayers\.(\d)\.conv1x1_1\.6\.': r'stages.\1.local_conv.2.conv.',
+    r'convlayers\.(\d)\.conv1x1_1\.7\.': r'stages.\1.local_conv.2.bn.',
+    r'convlayers\.(\d)\.conv1\.0\.': r'stages.\1.context_conv.0.conv.',
+    r'convlayers\.(\d)\.conv1\.1\.': r'stages.\1.context_conv.0.bn.',
+    r'convlayers\.(\d)\.conv1x1_2\.0\.': r'stages.\1.context_conv.1.conv.',
+    r'convlayers\.(\d)\.conv1x1_2\.1\.': r'stages.\1.context_conv.1.bn.',
+    r'multiresolution_conv\.(\d)\.0\.': r'stages.\1.spatial_conv.0.conv.',
+    r'multiresolution_conv\.(\d)\.1\.': r'stages.\1.spatial_conv.0.bn.',
+    r'multiresolution_conv\.(\d)\.2\.': r'stages.\1.spatial_conv.1.conv.',
+    r'multiresolution_conv\.(\d)\.3\.': r'stages.\1.spatial_conv.1.bn.',
+    # transformer blocks
+    r'layers\.(\d)\.blocks\.(\d+)\.select\.fc_spatial\.': r'stages.\1.blocks.\2.dane.spatial.',
+    r'layers\.(\d)\.blocks\.(\d+)\.select\.fc_channel\.': r'stages.\1.blocks.\2.dane.channel.',
+    r'layers\.(\d)\.blocks\.(\d+)\.mlp\.fc1\.': r'stages.\1.blocks.\2.ffn.layers.0.0.',
+    r'layers\.(\d)\.blocks\.(\d+)\.mlp\.fc2\.': r'stages.\1.blocks.\2.ffn.layers.1.',
+    r'layers\.(\d)\.blocks\.(\d+)\.(norm1|norm2|attn\.qkv|attn\.proj)\.': (
+        r'stages.\1.blocks.\2.\3.'
+    ),
+    r'layers\.(\d)\.blocks\.(\d+)\.attn\.relative_position_bias_table$': (
+        r'stages.\1.blocks.\2.attn.relative_position_bias_table'
+    ),
+    r'layers\.(\d)\.downsample\.(norm|reduction)\.': r'stages.\1.downsample.\2.',
+    # outputs
+    r'norm(\d)\.': r'norm\1.',
+    r'conv1x1layers\.(\d)\.': r'fuse\1.',
+}
+# Derived buffers the authors saved; this package recomputes (and caches) them.
+_DROPPED = re.compile(r'.*(relative_position_index|attn_mask)$')
+_RULES = [(re.compile('^' + k), v) for k, v in _CONV_BN.items()]
+
+
+def is_official_layout(state_dict: dict[str, Tensor]) -> bool:
+    """Whether a state dict uses the authors' key names."""
+    return any(k.startswith(('patch_embed.proj1.', 'layers.0.blocks.')) for k in state_dict)
+
+
+def infer_arch(state_dict: dict[str, Tensor]) -> dict:
+    """The arch dict of an authors' checkpoint, read from its shapes."""
+    try:
+        C = state_dict['patch_embed.proj2.weight'].shape[0]
+    except KeyError:
+        raise KeyError("Not an authors' DFvT checkpoint: no patch_embed.proj2.weight") from None
+    depths, heads = [], []
+    for i in range(NUM_STAGES):
+        blocks = {
+            int(m.group(1))
+            for k in state_dict
+            if (m := re.match(rf'layers\.{i}\.blocks\.(\d+)\.', k))
+        }
+        depths.append(len(blocks))
+        table = state_dict.get(f'layers.{i}.blocks.0.attn.relative_position_bias_table')
+        heads.append(table.shape[1] if table is not None else 0)
+    fc1 = state_dict.get('layers.0.blocks.0.mlp.fc1.weight')
+    mlp_ratio = fc1.shape[0] / C if fc1 is not None else 0.0
+    return dict(embed_dims=C, depths=depths, num_heads=heads, mlp_ratio=mlp_ratio)
+
+
+def convert_official_checkpoint(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], str]:
+    """Map an authors' DFvT state dict to this package's keys (a pure function).
+
+    Classification checkpoints (with ``head``) become mmpretrain ``ImageClassifier`` state dicts
+    (``backbone.*``, ``head.fc.*``); detection backbones (with ``norm0``-``norm3``) become
+    ``backbone.*``. The result is checked against a DFvT built from the checkpoint's own shapes.
+
+    Args:
+        state_dict: The authors' state dict (the ``model`` entry of their ``.pth`` files).
+
+    Returns:
+        The converted state dict and the task: ``'classification'`` or ``'detection'``.
+
+    Raises:
+        KeyError: keys that map to nothing, or DFvT weights the checkpoint lacks; all listed.
+        ValueError: weights whose shapes do not fit the inferred arch.
+    """
+    task = 'classification' if 'head.weight' in state_dict else 'detection'
+    backbone, unknown = {}, []
+    for key, value in state_dict.items():
+        if _DROPPED.match(key):
+            continue
+        if task == 'classification' and key in ('head.weight', 'head.bias'):
+            continue
+        if key.startswith('norm.'):  # classification's final norm is output 3's norm
+            backbone['norm3.' + key[len('norm.') :]] = value
+            continue
+        for pattern, target in _RULES:
+            if pattern.match(key):
+                backbone[pattern.sub(target, key, count=1)] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise KeyError(f'{len(unknown)} keys of the checkpoint are not DFvT keys: {unknown}')
+
+    out_indices = (3,) if task == 'classification' else (0, 1, 2, 3)
+    with torch.device('meta'):
+        reference = DFvT(arch=infer_arch(state_dict), out_indices=out_indices).state_dict()
+    missing = sorted(set(reference) - set(backbone))
+    extra = sorted(set(backbone) - set(reference))
+    if missing or extra:
+        raise KeyError(
+            f'The checkpoint does not match a DFvT {task} model: missing {missing}, '
+            f'unexpected {extra}'
+        )
+    wrong = [
+        f'{k}: {tuple(v.shape)} != {tuple(reference[k].shape)}'
+        for k, v in backbone.items()
+        if v.shape != reference[k].shape
+    ]
+    if wrong:
+        raise ValueError(f'Weights with shapes that do not fit the inferred arch: {wrong}')
+
+    converted = OrderedDict(('backbone.' + k, v) for k, v in backbone.items())
+    if task == 'classification':
+        converted['head.fc.weight'] = state_dict['head.weight']
+        converted['head.fc.bias'] = state_dict['head.bias']
+    return converted, task
