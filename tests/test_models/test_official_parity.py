@@ -1,0 +1,185 @@
+"""The authors' released computation, reproduced through the converter tool."""
+
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.runner import load_checkpoint
+
+import dfvt_mm  # noqa: F401
+from dfvt_mm.models import DFvT, convert_official_checkpoint
+
+TOL = 1e-4
+
+
+def classifier(arch='tiny', num_classes=1000):
+    from mmpretrain.registry import MODELS
+
+    C = DFvT.arch_zoo[arch]['embed_dims']
+    return MODELS.build(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='DFvT', arch=arch, out_indices=(3,)),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=8 * C),
+        )
+    )
+
+
+def convert_with_tool(repo_root, src, dst):
+    tool = osp.join(repo_root, 'tools', 'model_converters', 'dfvt_official_to_mm.py')
+    result = subprocess.run(
+        [sys.executable, tool, src, str(dst)], capture_output=True, text=True, cwd=repo_root
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope='module')
+def layout(reference_dir):
+    with open(osp.join(reference_dir, 'official_state_dict_layout.json')) as f:
+        return json.load(f)
+
+
+def test_classification_parity(reference_dir, repo_root, tmp_path):
+    src = osp.join(reference_dir, 'official_cls_tiny.pt')
+    dst = tmp_path / 'dfvt_t_cls.pth'
+    assert 'classification checkpoint' in convert_with_tool(repo_root, src, dst)
+    ref = torch.load(src, weights_only=False)
+    model = classifier('tiny').eval()
+    load_checkpoint(model, str(dst), map_location='cpu', strict=True)
+    with torch.no_grad():
+        logits = model(ref['input'], mode='tensor')
+        features = model.extract_feat(ref['input'])[0]
+    assert (features - ref['expected']['features']).abs().max() <= TOL
+    assert (logits - ref['expected']['logits']).abs().max() <= TOL
+
+
+def test_detection_parity(reference_dir, repo_root, tmp_path):
+    src = osp.join(reference_dir, 'official_det_tiny.pt')
+    dst = tmp_path / 'dfvt_t_det.pth'
+    assert 'detection checkpoint' in convert_with_tool(repo_root, src, dst)
+    ref = torch.load(src, weights_only=False)
+    model = DFvT(
+        'tiny',
+        out_indices=(0, 1, 2, 3),
+        pad_small_map=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(dst), prefix='backbone.'),
+    )
+    model.init_weights()
+    model.eval()
+    with torch.no_grad():
+        outs = model(ref['input'])
+    assert len(outs) == len(ref['expected']['outs']) == 4
+    for out, expected in zip(outs, ref['expected']['outs']):
+        assert out.shape == expected.shape
+        assert (out - expected).abs().max() <= TOL
+
+
+def test_init_cfg_accepts_the_authors_layout(reference_dir, tmp_path):
+    """An unconverted authors' file under `model` loads through init_cfg too."""
+    ref = torch.load(osp.join(reference_dir, 'official_det_tiny.pt'), weights_only=False)
+    torch.save(dict(model=ref['state_dict']), tmp_path / 'raw.pth')
+    model = DFvT(
+        'tiny',
+        out_indices=(0, 1, 2, 3),
+        pad_small_map=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'raw.pth')),
+    )
+    model.init_weights()
+    with torch.no_grad():
+        outs = model.eval()(ref['input'])
+    assert (outs[3] - ref['expected']['outs'][3]).abs().max() <= TOL
+
+
+@pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
+def test_parameter_counts_equal_the_authors(arch, layout):
+    n_cls = sum(p.numel() for p in classifier(arch).parameters())
+    n_det = sum(p.numel() for p in DFvT(arch, out_indices=(0, 1, 2, 3)).parameters())
+    assert n_cls == layout[arch]['params_classification']
+    assert n_det == layout[arch]['params_detection_backbone']
+
+
+def fake_official(layout, arch, task):
+    return {k: torch.zeros(v) if v else torch.tensor(0) for k, v in layout[arch][task].items()}
+
+
+@pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
+@pytest.mark.parametrize('task', ['classification', 'detection'])
+def test_converter_covers_every_official_key(arch, task, layout):
+    converted, detected = convert_official_checkpoint(fake_official(layout, arch, task))
+    assert detected == task
+    if task == 'classification':
+        model = classifier(arch)
+    else:
+        model = DFvT(arch, out_indices=(0, 1, 2, 3))
+        converted = {k[len('backbone.') :]: v for k, v in converted.items()}
+    ours = model.state_dict()
+    assert set(converted) == set(ours)
+    assert all(converted[k].shape == ours[k].shape for k in ours)
+
+
+def test_converter_errors_list_the_keys(layout):
+    sd = fake_official(layout, 'tiny', 'classification')
+    with pytest.raises(KeyError, match='layers.0.blocks.0.extra_thing'):
+        convert_official_checkpoint({**sd, 'layers.0.blocks.0.extra_thing': torch.zeros(1)})
+    sd_missing = dict(sd)
+    del sd_missing['layers.2.blocks.1.attn.proj.weight']
+    with pytest.raises(KeyError, match=r'stages\.2\.blocks\.1\.attn\.proj\.weight'):
+        convert_official_checkpoint(sd_missing)
+    sd_bad = dict(sd)
+    sd_bad['layers.1.blocks.0.mlp.fc2.bias'] = torch.zeros(5)
+    with pytest.raises(ValueError, match='mlp|ffn'):
+        convert_official_checkpoint(sd_bad)
+
+
+def test_converter_tool_rejects_foreign_checkpoints(repo_root, tmp_path):
+    torch.save({'model': {'conv.weight': torch.zeros(1)}}, tmp_path / 'foreign.pth')
+    tool = osp.join(repo_root, 'tools', 'model_converters', 'dfvt_official_to_mm.py')
+    result = subprocess.run(
+        [sys.executable, tool, str(tmp_path / 'foreign.pth'), str(tmp_path / 'out.pth')],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert 'not DFvT keys' in result.stderr or 'patch_embed.proj2.weight' in result.stderr
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_pretrained_errors_are_loud(tmp_path):
+    with pytest.raises(FileNotFoundError, match='dfvt_official_to_mm.py'):
+        DFvT(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'nope.pth'))).init_weights()
+    torch.save({'state_dict': {'backbone.foo': torch.zeros(1)}}, tmp_path / 'other.pth')
+    with pytest.raises(KeyError, match='lacks'):
+        DFvT(
+            init_cfg=dict(
+                type='Pretrained', checkpoint=str(tmp_path / 'other.pth'), prefix='backbone.'
+            )
+        ).init_weights()
+    with pytest.raises(KeyError, match="prefix 'neck.'"):
+        DFvT(
+            init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'other.pth'), prefix='neck.')
+        ).init_weights()
+
+
+def test_classification_checkpoint_initialises_a_detection_backbone(
+    reference_dir, repo_root, tmp_path
+):
+    """The ImageNet -> Mask R-CNN path: stem and stages load, only output layers start fresh."""
+    dst = tmp_path / 'cls.pth'
+    convert_with_tool(repo_root, osp.join(reference_dir, 'official_cls_tiny.pt'), dst)
+    model = DFvT(
+        'tiny',
+        out_indices=(0, 1, 2, 3),
+        pad_small_map=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(dst), prefix='backbone.'),
+    )
+    model.init_weights()
+    sd = torch.load(dst, weights_only=False)['state_dict']
+    torch.testing.assert_close(
+        model.stages[2].blocks[1].attn.qkv.weight, sd['backbone.stages.2.blocks.1.attn.qkv.weight']
+    )
+    torch.testing.assert_close(model.norm3.weight, sd['backbone.norm3.weight'])
