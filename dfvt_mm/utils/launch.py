@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.distributed as dist
 from mmengine.config import Config
 
 
@@ -28,4 +29,18 @@ def prepare_config(cfg: Config, tasks: Sequence[str]) -> str:
     if not torch.cuda.is_available():
         # NCCL needs GPUs; gloo runs the same distributed code on CPU processes.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.get('launcher', 'none') != 'none':
+            # mmengine passes device_ids=[LOCAL_RANK] to DDP, which CPU modules refuse; a value
+            # in model_wrapper_cfg takes precedence over that default.
+            wrapper = cfg.get('model_wrapper_cfg') or dict(
+                type='MMDistributedDataParallel',
+                broadcast_buffers=False,
+                find_unused_parameters=cfg.get('find_unused_parameters', False),
+            )
+            wrapper['device_ids'] = None
+            cfg.model_wrapper_cfg = wrapper
+        if cfg.get('launcher') == 'pytorch' and not dist.is_initialized():
+            # mmengine's init_dist calls torch.cuda.set_device unconditionally; the Runner skips
+            # it when a process group exists, so start one over gloo from torchrun's environment.
+            dist.init_process_group(backend='gloo')
     return scope

@@ -17,14 +17,9 @@ TOP1_BAR = 45.0
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Generate the toy dataset and train DFvT-T on it, in a scratch directory as cwd."""
-    root = tmp_path_factory.mktemp('cls')
-    run_tool([tool('data', 'make_toy_imagenet.py'), 'data/toy_imagenet'], cwd=root)
-    log = run_tool([tool('train.py'), TOY_CFG, '--work-dir', 'work_dirs/toy_cls'], cwd=root)
-    ckpts = glob.glob(str(root / 'work_dirs' / 'toy_cls' / 'epoch_*.pth'))
-    assert len(ckpts) == 1
-    return root, ckpts[0], log
+def trained(workspace, cls_run):
+    ckpt, log = cls_run
+    return workspace, ckpt, log
 
 
 def test_training_beats_chance(trained):

@@ -9,6 +9,7 @@ rotation over a random background: colour says nothing about the class, shape do
 Example:
     python tools/data/make_toy_imagenet.py data/toy_imagenet
 """
+
 import argparse
 import math
 import os
@@ -44,9 +45,13 @@ def main() -> None:
             folder = osp.join(args.out, split, shape)
             os.makedirs(folder, exist_ok=True)
             for i in range(per_class):
-                cv2.imwrite(osp.join(folder, f'{shape}_{i:05d}.png'), make_image(rng, shape, args.size))
-    print(f'wrote {len(SHAPES)} classes x ({args.train_per_class} train + {args.val_per_class} val) '
-          f'images of {args.size}x{args.size} to {args.out}')
+                cv2.imwrite(
+                    osp.join(folder, f'{shape}_{i:05d}.png'), make_image(rng, shape, args.size)
+                )
+    print(
+        f'wrote {len(SHAPES)} classes x ({args.train_per_class} train + {args.val_per_class} val) '
+        f'images of {args.size}x{args.size} to {args.out}'
+    )
 
 
 if __name__ == '__main__':

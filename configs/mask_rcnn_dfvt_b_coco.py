@@ -1,0 +1,14 @@
+# Mask R-CNN + FPN on DFvT-B, COCO 2017: DFvT-T's 1x recipe with the base backbone.
+_base_ = './mask_rcnn_dfvt_t_coco.py'
+
+# ImageNet weights converted with tools/model_converters/dfvt_official_to_mm.py.
+pretrained = 'checkpoints/dfvt_b_in1k.pth'
+
+model = dict(
+    backbone=dict(
+        arch='base',
+        drop_path_rate=0.2,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'),
+    ),
+    neck=dict(in_channels=[128, 256, 512, 1024]),
+)

@@ -1,0 +1,110 @@
+# Mask R-CNN on DFvT-T with the COCO recipe of ../mask_rcnn_dfvt_t_coco.py, on the built-in toy
+# dataset (tools/data/make_toy_coco.py): 5 shape categories, 128x176 images, a CPU-sized schedule.
+# Overrides, and why: 5 classes; the backbone starts from DFvT-T trained on the toy classification
+# dataset (`python tools/train.py configs/toy/dfvt_t_toy_in1k.py` writes it), as the real config
+# starts from ImageNet; the DETR-style multi-scale crop augmentation at toy scales (the real one
+# resizes to 480-800 pixels); a short
+# warm-up and step schedule for a few hundred iterations; 64 sampled RoIs per image instead of 512
+# and fewer proposals (images hold at most 4 objects; at 512 the mask head alone costs 7 s per
+# iteration on 2 CPU cores).
+_base_ = '../mask_rcnn_dfvt_t_coco.py'
+
+data_root = 'data/toy_coco/'
+classes = ('circle', 'square', 'triangle', 'star', 'cross')
+metainfo = dict(classes=classes)
+max_epochs = 12
+
+pretrained = 'work_dirs/dfvt_t_toy_in1k/epoch_15.pth'
+
+model = dict(
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    roi_head=dict(
+        bbox_head=dict(num_classes=len(classes)), mask_head=dict(num_classes=len(classes))
+    ),
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=300), rcnn=dict(sampler=dict(num=64))
+    ),
+    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100), rcnn=dict(max_per_img=20)),
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='RandomChoice',
+        transforms=[
+            [
+                dict(
+                    type='RandomChoiceResize',
+                    scales=[(512, s) for s in range(128, 177, 16)],
+                    keep_ratio=True,
+                )
+            ],
+            [
+                dict(
+                    type='RandomChoiceResize',
+                    scales=[(512, s) for s in (112, 128, 144)],
+                    keep_ratio=True,
+                ),
+                dict(
+                    type='RandomCrop',
+                    crop_type='absolute_range',
+                    crop_size=(96, 144),
+                    allow_negative_crop=True,
+                ),
+                dict(
+                    type='RandomChoiceResize',
+                    scales=[(512, s) for s in range(128, 177, 16)],
+                    keep_ratio=True,
+                ),
+            ],
+        ],
+    ),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(512, 128), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+    ),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=2,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_train2017.json',
+        data_prefix=dict(img='train2017/'),
+        pipeline=train_pipeline,
+    ),
+)
+val_dataloader = dict(
+    batch_size=4,
+    num_workers=2,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_val2017.json',
+        data_prefix=dict(img='val2017/'),
+        pipeline=test_pipeline,
+    ),
+)
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator
+
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11], gamma=0.1),
+]
+auto_scale_lr = dict(base_batch_size=4)
+default_hooks = dict(
+    logger=dict(interval=10), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1)
+)
+randomness = dict(seed=0)

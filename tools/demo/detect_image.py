@@ -1,0 +1,47 @@
+"""Detect and segment objects in an image with a DFvT Mask R-CNN and save a picture of the result.
+
+Uses mmdet's ``DetInferencer``: boxes, masks, class names and scores are drawn over the image and
+saved as ``OUT_DIR/vis/<image name>``; the detections are also printed.
+
+Example:
+    python tools/demo/detect_image.py demo.jpg configs/mask_rcnn_dfvt_t_coco.py CKPT --out-dir out
+"""
+
+import argparse
+import os.path as osp
+
+import torch
+from mmdet.apis import DetInferencer
+
+import dfvt_mm  # noqa: F401
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('img', help='image file')
+    parser.add_argument('config', help='Mask R-CNN config')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out-dir', default='work_dirs/demo_det', help='where to save the picture')
+    parser.add_argument('--score-thr', type=float, default=0.3, help='draw detections above this')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = parser.parse_args()
+
+    inferencer = DetInferencer(model=args.config, weights=args.checkpoint, device=args.device)
+    result = inferencer(
+        args.img, out_dir=args.out_dir, pred_score_thr=args.score_thr, no_save_pred=True
+    )
+    pred = result['predictions'][0]
+    classes = inferencer.model.dataset_meta['classes']
+    kept = [
+        (classes[label], score, bbox)
+        for label, score, bbox in zip(pred['labels'], pred['scores'], pred['bboxes'])
+        if score >= args.score_thr
+    ]
+    print(f'{args.img}: {len(kept)} detections with score >= {args.score_thr}')
+    for name, score, bbox in kept:
+        print(f'  {name:<12} {score:.3f}  box {[round(v, 1) for v in bbox]}')
+    print(f'picture saved to {osp.join(args.out_dir, "vis", osp.basename(args.img))}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,43 @@
+"""Segment an image with a DFvT UperNet and save the predicted mask drawn over it.
+
+Uses mmseg's ``MMSegInferencer``; the picture is saved as ``OUT_DIR/vis/<image name>``.
+
+Example:
+    python tools/demo/segment_image.py demo.jpg configs/upernet_dfvt_t_ade20k.py CKPT --out-dir out
+"""
+
+import argparse
+import os.path as osp
+
+import numpy as np
+import torch
+from mmseg.apis import MMSegInferencer
+
+import dfvt_mm  # noqa: F401
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('img', help='image file')
+    parser.add_argument('config', help='UperNet config')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out-dir', default='work_dirs/demo_seg', help='where to save the picture')
+    parser.add_argument('--opacity', type=float, default=0.5, help='opacity of the drawn mask')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = parser.parse_args()
+
+    inferencer = MMSegInferencer(model=args.config, weights=args.checkpoint, device=args.device)
+    result = inferencer(
+        args.img, out_dir=args.out_dir, opacity=args.opacity, return_datasamples=False
+    )
+    pred = np.asarray(result['predictions'])
+    classes = inferencer.model.dataset_meta['classes']
+    ids, counts = np.unique(pred, return_counts=True)
+    print(f'{args.img}: predicted classes (share of pixels)')
+    for i, n in sorted(zip(ids, counts), key=lambda x: -x[1]):
+        print(f'  {classes[i]:<12} {n / pred.size:.3f}')
+    print(f'picture saved to {osp.join(args.out_dir, "vis", osp.basename(args.img))}')
+
+
+if __name__ == '__main__':
+    main()
