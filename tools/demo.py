@@ -6,28 +6,24 @@ counted with mmengine's complexity analysis.
 """
 
 import argparse
+import os.path as osp
 import time
 
 import torch
 from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
-import dfvt_mm  # noqa: F401
 from dfvt_mm.models import DFvT
 
+CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'configs')
 PAPER = {'tiny': (4.0, 0.3), 'small': (11.2, 0.8), 'base': (37.3, 2.5)}
 
 
 def classifier(arch: str) -> torch.nn.Module:
-    C = DFvT.arch_zoo[arch]['embed_dims']
-    return MODELS.build(
-        dict(
-            type='ImageClassifier',
-            backbone=dict(type='DFvT', arch=arch, out_indices=(3,)),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=1000, in_channels=8 * C),
-        )
-    )
+    """The ImageNet classifier of configs/dfvt_{t,s,b}_in1k.py."""
+    cfg = Config.fromfile(osp.join(CONFIGS, f'dfvt_{arch[0]}_in1k.py'))
+    return MODELS.build(cfg.model)
 
 
 def main() -> None:
@@ -66,6 +62,10 @@ def main() -> None:
         shape_str = ' '.join(f'{s}' for s in shapes)
         p_params, p_flops = PAPER[arch]
         print(f'{arch:6} {shape_str:58} {params:9.2f} {p_params:6.1f} {flops:8.2f} {p_flops:6.1f}')
+    print(
+        "FLOPs: mmengine's count, attention included; the paper's figures leave out the two stem "
+        'convolutions.'
+    )
 
 
 if __name__ == '__main__':

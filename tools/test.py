@@ -6,16 +6,11 @@ Example:
 
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from dfvt_mm.utils.launch import prepare_config
-
-TASKS = ('mmpretrain', 'mmdet', 'mmseg')
+from dfvt_mm.utils.launch import build_runner, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -56,20 +51,12 @@ def enable_visualization(cfg: Config, task: str, show_dir: str) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    task = prepare_config(cfg, tasks=TASKS)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg, task = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_visualization(cfg, task, args.show_dir)
 
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     if args.out:
         if task == 'mmdet':
             from mmdet.evaluation import DumpDetResults

@@ -7,26 +7,22 @@ import sys
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 import dfvt_mm  # noqa: F401
 from dfvt_mm.models import DFvT, convert_official_checkpoint
+from tests.conftest import REPO_ROOT
 
 TOL = 1e-4
 
 
-def classifier(arch='tiny', num_classes=1000):
+def classifier(arch='tiny'):
+    """The ImageNet classifier of this project's config for ``arch``."""
     from mmpretrain.registry import MODELS
 
-    C = DFvT.arch_zoo[arch]['embed_dims']
-    return MODELS.build(
-        dict(
-            type='ImageClassifier',
-            backbone=dict(type='DFvT', arch=arch, out_indices=(3,)),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=8 * C),
-        )
-    )
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'dfvt_{arch[0]}_in1k.py'))
+    return MODELS.build(cfg.model)
 
 
 def convert_with_tool(repo_root, src, dst):
