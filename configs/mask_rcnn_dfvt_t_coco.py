@@ -1,7 +1,8 @@
 # Mask R-CNN + FPN on DFvT-T, COCO 2017, the authors' 1x recipe: AdamW lr 1e-4, weight decay 0.05
-# (none on norms and relative position tables), 12 epochs with steps at 8 and 11, batch 16 total
-# (8 GPUs x 2), multi-scale training with DETR's random-crop augmentation, images padded to 32.
-# mmdet's Swin config already says all of that but the schedule length; only the backbone differs.
+# (none on norms and relative position tables), 12 epochs with steps at 8 and 11, batch 16 total,
+# multi-scale training with DETR's random-crop augmentation, images padded to 32. mmdet's Swin
+# config already says all of that but the schedule length and the per-GPU batch; the backbone
+# differs.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
 custom_imports = dict(imports=['dfvt_mm'], allow_failed_imports=False)
 
@@ -28,3 +29,6 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11], gamma=0.1),
 ]
 optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0.0))
+# Total batch 16 from `tools/dist_train.sh CONFIG 4` (4 GPUs x 4); with 8 GPUs pass
+# --cfg-options train_dataloader.batch_size=2.
+train_dataloader = dict(batch_size=4)

@@ -87,7 +87,7 @@ def test_detection_recipe():
     assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys.relative_position_bias_table.decay_mult == 0
     assert cfg.train_cfg.max_epochs == 12 and cfg.param_scheduler[1].milestones == [8, 11]
-    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.train_dataloader.batch_size * 4 == cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.model.data_preprocessor.pad_size_divisor == 32
     assert any(t.type == 'RandomChoice' for t in cfg.train_pipeline)  # DETR-style crops
 
