@@ -18,7 +18,7 @@ pip install -q --upgrade "pip>=24"
 pip install -q -r requirements/build.txt
 
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops" 2>/dev/null; then
-    echo "[bootstrap] building mmcv 2.1.0 with its C++ ops (about 25 minutes on 2 cores, once per machine;"
+    echo "[bootstrap] building mmcv 2.1.0 with its C++ ops (12-25 minutes on 2 cores, once per machine;"
     echo "[bootstrap] pip caches the wheel so later installs take seconds)"
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} FORCE_CUDA=0 \
         pip install --no-build-isolation -r requirements/mminstall.txt
