@@ -157,7 +157,8 @@ def space_to_depth(x: Tensor) -> Tensor:
     Channel blocks in the authors' order (rows first):
     [x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2]].
     """
-    x = F.pad(x, (0, x.shape[3] % 2, 0, x.shape[2] % 2))
+    if x.shape[2] % 2 or x.shape[3] % 2:
+        x = F.pad(x, (0, x.shape[3] % 2, 0, x.shape[2] % 2))
     return torch.cat(
         [x[:, :, 0::2, 0::2], x[:, :, 1::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 1::2]], dim=1
     )
@@ -548,7 +549,8 @@ class DFvT(BaseModule):
             )
         H, W = x.shape[2:]
         # The authors' detection code pads to a multiple of the stem's stride 4.
-        x = F.pad(x, (0, (-W) % 4, 0, (-H) % 4))
+        if H % 4 or W % 4:
+            x = F.pad(x, (0, (-W) % 4, 0, (-H) % 4))
         x = self.patch_embed(x)
         outs = []
         for i, stage in enumerate(self.stages):
