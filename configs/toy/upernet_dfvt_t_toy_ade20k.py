@@ -3,7 +3,11 @@
 # images, a CPU-sized schedule. Overrides, and why: 6 classes; the backbone starts from DFvT-T
 # trained on the toy classification dataset (`python tools/train.py configs/toy/dfvt_t_toy_in1k.py`
 # writes it), as the real config starts from ImageNet; BN instead of SyncBN in the heads (SyncBN
-# has no CPU path); the same resize / crop / flip / photometric pipeline at toy scales (64x64 crops
+# has no CPU path) and 128/64 channels instead of 512/256 (at 64x64 crops the 2048->512 fusion
+# conv was a quarter of each iteration; measured mIoU 27.4 in 6.9 min with 512/256, 24.2 in 1.2 min
+# with 128/64 (20.9 with sliding windows), 22.8 with 256/128, 22.7 with 128/64 over 600
+# iterations and 23.1 with lr 2e-4: toy-scale noise);
+# the same resize / crop / flip / photometric pipeline at toy scales (64x64 crops
 # of images rescaled to 0.5-2x of 96 pixels); a short warm-up and poly schedule; mmseg's
 # BaseSegDataset with ADE20K's file suffixes and reduce_zero_label (ADE20KDataset only accepts
 # subsets of ADE20K's 150 classes).
@@ -32,8 +36,8 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    decode_head=dict(num_classes=6, norm_cfg=norm_cfg),
-    auxiliary_head=dict(num_classes=6, norm_cfg=norm_cfg),
+    decode_head=dict(num_classes=6, channels=128, norm_cfg=norm_cfg),
+    auxiliary_head=dict(num_classes=6, channels=64, norm_cfg=norm_cfg),
 )
 
 train_pipeline = [
