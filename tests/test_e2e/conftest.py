@@ -2,6 +2,7 @@
 (``data/``, ``work_dirs/``), and run the tools in it as a user would, from that directory."""
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -56,22 +57,31 @@ def workspace(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def cls_run(workspace):
-    """The toy classifier, trained into its default work dir (the detector starts from it)."""
-    run_tool([tool('data', 'make_toy_imagenet.py'), 'data/toy_imagenet'], cwd=workspace)
-    log = run_tool([tool('train.py'), config('toy', 'dfvt_t_toy_in1k.py')], cwd=workspace)
-    return only(str(workspace / 'work_dirs' / 'dfvt_t_toy_in1k' / 'epoch_*.pth')), log
+def main_job(workspace):
+    """The README's main job (``tools/demo.py``), run once per session in the workspace: its three
+    trainings are the runs the end-to-end tests check. Returns its summary and screen output."""
+    out = run_tool([tool('demo.py')], cwd=workspace, timeout=3600)
+    with open(workspace / 'work_dirs' / 'demo' / 'summary.json') as f:
+        return json.load(f), out
+
+
+def _run(workspace, main_job, task: str, key: str):
+    info = main_job[0]['tasks'][task]
+    log = (workspace / 'work_dirs' / 'demo' / 'logs' / f'train_{key}.log').read_text()
+    return str(workspace / info['checkpoint']), log
 
 
 @pytest.fixture(scope='session')
-def det_run(workspace, cls_run):
-    run_tool([tool('data', 'make_toy_coco.py'), 'data/toy_coco'], cwd=workspace)
-    log = run_tool([tool('train.py'), config('toy', 'mask_rcnn_dfvt_t_toy_coco.py')], cwd=workspace)
-    return only(str(workspace / 'work_dirs' / 'mask_rcnn_dfvt_t_toy_coco' / 'epoch_*.pth')), log
+def cls_run(workspace, main_job):
+    """The toy classifier (the detector and the segmentor start from it): checkpoint, log."""
+    return _run(workspace, main_job, 'classification', 'cls')
 
 
 @pytest.fixture(scope='session')
-def seg_run(workspace, cls_run):
-    run_tool([tool('data', 'make_toy_ade20k.py'), 'data/toy_ade20k'], cwd=workspace)
-    log = run_tool([tool('train.py'), config('toy', 'upernet_dfvt_t_toy_ade20k.py')], cwd=workspace)
-    return only(str(workspace / 'work_dirs' / 'upernet_dfvt_t_toy_ade20k' / 'iter_*.pth')), log
+def det_run(workspace, main_job):
+    return _run(workspace, main_job, 'detection', 'det')
+
+
+@pytest.fixture(scope='session')
+def seg_run(workspace, main_job):
+    return _run(workspace, main_job, 'segmentation', 'seg')
