@@ -1,9 +1,21 @@
+import importlib.util
 import os
 import os.path as osp
+import sys
 
 import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(*parts: str):
+    """Import a script under ``tools/`` as a module (``tools/`` is not a package)."""
+    name = 'tool_' + '_'.join(osp.splitext(part)[0] for part in parts)
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, 'tools', *parts))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope='session')

@@ -1,7 +1,6 @@
 """tools/analysis/analyze_logs.py on json logs that mmengine's Runner really wrote."""
 
 import glob
-import importlib.util
 import json
 import os.path as osp
 import re
@@ -18,7 +17,7 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_tool
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'analyze_logs.py')
 
@@ -103,11 +102,7 @@ def read_lines(path):
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('analyze_logs_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # the importlib recipe; dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis', 'analyze_logs.py')
 
 
 @pytest.fixture(scope='module')

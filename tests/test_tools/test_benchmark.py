@@ -1,7 +1,6 @@
 """tools/analysis/benchmark.py: a tiny CPU run of all three tasks, checked number by number, and
 its CPU peak-memory measurement on allocations of known size."""
 
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -14,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_tool
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py')
 MB = 2**20
@@ -32,13 +31,7 @@ TITLES = {
 
 @pytest.fixture(scope='module')
 def benchmark_module():
-    spec = importlib.util.spec_from_file_location('dfvt_benchmark_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses resolve the (postponed) annotations through sys.modules.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    return load_tool('analysis', 'benchmark.py')
 
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,5 @@
 """tools/visualization/vis_cam.py: Grad-CAM++ / Grad-CAM maps of the toy DFvT classifier."""
 
-import importlib.util
 import math
 import os.path as osp
 import subprocess
@@ -12,7 +11,7 @@ import pytest
 import torch
 
 from dfvt_mm.datasets import draw_polygon, random_background, shape_polygon
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_tool
 
 pytest.importorskip('pytorch_grad_cam')
 
@@ -27,17 +26,9 @@ OPTIONS = {
 }
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('vis_cam_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # the importlib recipe; dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def vis_cam():
-    return load_tool()
+    return load_tool('visualization', 'vis_cam.py')
 
 
 @pytest.fixture(scope='module')
