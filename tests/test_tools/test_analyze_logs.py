@@ -12,37 +12,13 @@ import pytest
 import torch
 from matplotlib.image import imread
 from mmengine.evaluator import BaseMetric
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from tests.conftest import REPO_ROOT, load_tool
+from tests.toy_runner import ToyData, ToyModel
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'analyze_logs.py')
-
-
-class ToyModel(BaseModel):
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        out = self.linear(inputs)
-        if mode == 'loss':
-            return dict(loss=((out - data_samples) ** 2).mean())
-        if mode == 'predict':
-            return list(zip(out, data_samples))
-        return out
-
-
-class ToyData(Dataset):
-    def __len__(self):
-        return 8
-
-    def __getitem__(self, i):
-        x = torch.tensor([float(i) / 8, 1.0])
-        return dict(inputs=x, data_samples=x[:1] * 2)
 
 
 class ToyMetric(BaseMetric):
@@ -76,8 +52,8 @@ def train(work_dir, name, lr, by_epoch=True):
         model=ToyModel(),
         work_dir=str(work_dir),
         experiment_name=name,
-        train_dataloader=DataLoader(ToyData(), batch_size=4, shuffle=False),
-        val_dataloader=DataLoader(ToyData(), batch_size=4),
+        train_dataloader=DataLoader(ToyData(scale=1 / 8), batch_size=4, shuffle=False),
+        val_dataloader=DataLoader(ToyData(scale=1 / 8), batch_size=4),
         val_cfg=dict(),
         val_evaluator=metrics,
         train_cfg=train_cfg,

@@ -7,35 +7,13 @@ import textwrap
 
 import pytest
 import torch
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner import checkpoint as mm_checkpoint
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 import dfvt_mm  # noqa: F401  (applies the fix)
 from dfvt_mm.utils import load_from_local
-
-
-class ToyModel(BaseModel):
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        out = self.linear(inputs)
-        if mode == 'loss':
-            return dict(loss=((out - data_samples) ** 2).mean())
-        return out
-
-
-class ToyData(Dataset):
-    def __len__(self):
-        return 8
-
-    def __getitem__(self, i):
-        x = torch.tensor([float(i), 1.0])
-        return dict(inputs=x, data_samples=x[:1] * 2)
+from tests.toy_runner import ToyData, ToyModel
 
 
 def make_runner(work_dir, max_epochs, resume=False, load_from=None):
