@@ -1,4 +1,8 @@
-"""The authors' released computation, reproduced through the converter tool."""
+"""The authors' released computation, reproduced through the converter tool.
+
+Every test runs on the mini fixtures in tests/data (a custom arch, so in every clone) and, where the
+reference dir is there, on the full-size DFvT-T fixtures too.
+"""
 
 import json
 import os.path as osp
@@ -12,16 +16,22 @@ from mmengine.runner import load_checkpoint
 
 import dfvt_mm  # noqa: F401
 from dfvt_mm.models import DFvT, convert_official_checkpoint
-from tests.conftest import REPO_ROOT
+from tests.conftest import DATA_DIR, REPO_ROOT
 
 TOL = 1e-4
 
 
-def classifier(arch='tiny'):
-    """The ImageNet classifier of this project's config for ``arch``."""
+def classifier(arch='tiny', num_classes=1000):
+    """The ImageNet classifier of this project's config for ``arch`` (a name, or a custom arch
+    dict on DFvT-T's config)."""
     from mmpretrain.registry import MODELS
 
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'dfvt_{arch[0]}_in1k.py'))
+    name = arch[0] if isinstance(arch, str) else 't'
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'dfvt_{name}_in1k.py'))
+    if not isinstance(arch, str):
+        cfg.model.backbone.arch = arch
+        cfg.model.head.in_channels = arch['embed_dims'] * 8
+    cfg.model.head.num_classes = num_classes
     return MODELS.build(cfg.model)
 
 
@@ -34,33 +44,40 @@ def convert_with_tool(repo_root, src, dst):
     return result.stdout
 
 
+def load_reference(path):
+    ref = torch.load(path, weights_only=True)
+    # The mini fixtures name their arch; the tiny ones are DFvT-T with 1000 classes.
+    return ref, ref.get('arch', 'tiny'), ref.get('num_classes', 1000)
+
+
 @pytest.fixture(scope='module')
-def layout(reference_dir):
-    with open(osp.join(reference_dir, 'official_state_dict_layout.json')) as f:
+def layout():
+    with open(osp.join(DATA_DIR, 'official_state_dict_layout.json')) as f:
         return json.load(f)
 
 
-def test_classification_parity(reference_dir, repo_root, tmp_path):
-    src = osp.join(reference_dir, 'official_cls_tiny.pt')
-    dst = tmp_path / 'dfvt_t_cls.pth'
+def test_classification_parity(official, repo_root, tmp_path):
+    _, src, _ = official
+    dst = tmp_path / 'cls.pth'
     assert 'classification checkpoint' in convert_with_tool(repo_root, src, dst)
-    ref = torch.load(src, weights_only=False)
-    model = classifier('tiny').eval()
+    ref, arch, num_classes = load_reference(src)
+    model = classifier(arch, num_classes).eval()
     load_checkpoint(model, str(dst), map_location='cpu', strict=True)
     with torch.no_grad():
         logits = model(ref['input'], mode='tensor')
         features = model.extract_feat(ref['input'])[0]
+    assert features.shape == ref['expected']['features'].shape
     assert (features - ref['expected']['features']).abs().max() <= TOL
     assert (logits - ref['expected']['logits']).abs().max() <= TOL
 
 
-def test_detection_parity(reference_dir, repo_root, tmp_path):
-    src = osp.join(reference_dir, 'official_det_tiny.pt')
-    dst = tmp_path / 'dfvt_t_det.pth'
+def test_detection_parity(official, repo_root, tmp_path):
+    _, _, src = official
+    dst = tmp_path / 'det.pth'
     assert 'detection checkpoint' in convert_with_tool(repo_root, src, dst)
-    ref = torch.load(src, weights_only=False)
+    ref, arch, _ = load_reference(src)
     model = DFvT(
-        'tiny',
+        arch,
         out_indices=(0, 1, 2, 3),
         pad_small_map=True,
         init_cfg=dict(type='Pretrained', checkpoint=str(dst), prefix='backbone.'),
@@ -75,12 +92,12 @@ def test_detection_parity(reference_dir, repo_root, tmp_path):
         assert (out - expected).abs().max() <= TOL
 
 
-def test_init_cfg_accepts_the_authors_layout(reference_dir, tmp_path):
+def test_init_cfg_accepts_the_authors_layout(official, tmp_path):
     """An unconverted authors' file under `model` loads through init_cfg too."""
-    ref = torch.load(osp.join(reference_dir, 'official_det_tiny.pt'), weights_only=False)
+    ref, arch, _ = load_reference(official[2])
     torch.save(dict(model=ref['state_dict']), tmp_path / 'raw.pth')
     model = DFvT(
-        'tiny',
+        arch,
         out_indices=(0, 1, 2, 3),
         pad_small_map=True,
         init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'raw.pth')),
@@ -161,21 +178,19 @@ def test_pretrained_errors_are_loud(tmp_path):
         ).init_weights()
 
 
-def test_classification_checkpoint_initialises_a_detection_backbone(
-    reference_dir, repo_root, tmp_path
-):
+def test_classification_checkpoint_initialises_a_detection_backbone(official, repo_root, tmp_path):
     """The ImageNet -> Mask R-CNN path: stem and stages load, only output layers start fresh."""
     dst = tmp_path / 'cls.pth'
-    convert_with_tool(repo_root, osp.join(reference_dir, 'official_cls_tiny.pt'), dst)
+    convert_with_tool(repo_root, official[1], dst)
     model = DFvT(
-        'tiny',
+        load_reference(official[1])[1],
         out_indices=(0, 1, 2, 3),
         pad_small_map=True,
         init_cfg=dict(type='Pretrained', checkpoint=str(dst), prefix='backbone.'),
     )
     model.init_weights()
-    sd = torch.load(dst, weights_only=False)['state_dict']
+    sd = torch.load(dst, weights_only=True)['state_dict']
     torch.testing.assert_close(
-        model.stages[2].blocks[1].attn.qkv.weight, sd['backbone.stages.2.blocks.1.attn.qkv.weight']
+        model.stages[2].blocks[0].attn.qkv.weight, sd['backbone.stages.2.blocks.0.attn.qkv.weight']
     )
     torch.testing.assert_close(model.norm3.weight, sd['backbone.norm3.weight'])
