@@ -7,7 +7,6 @@ pretrained = 'checkpoints/dfvt_s_in1k.pth'
 model = dict(
     backbone=dict(
         arch='small',
-        drop_path_rate=0.1,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'),
     ),
     neck=dict(in_channels=[96, 192, 384, 768]),

@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
+from dfvt_mm.models import convert_official_checkpoint
 from tests.conftest import REPO_ROOT
 
 # Parameters of the whole model: the authors' classifiers (paper: 4.0 / 11.2 / 37.3 M), and their
@@ -43,30 +44,101 @@ def test_config_builds_with_the_papers_size(cfg_name):
     assert sum(p.numel() for p in model.parameters()) == PARAMS[cfg_name]
 
 
+def official_names(model, shapes, task):
+    """This model's parameter names -> the authors' names for the same tensors (through the
+    converter, on a state dict with the authors' keys and ``shapes``)."""
+    fake = {k: torch.zeros(v) if v else torch.tensor(0) for k, v in shapes.items()}
+    converted, _ = convert_official_checkpoint(fake)
+    by_tensor = {id(v): k for k, v in fake.items()}
+    names = {k: by_tensor[id(v)] for k, v in converted.items()}
+    if task == 'detection':  # converted to `backbone.*` only; the heads keep their mmdet names
+        names.update({k: k for k, _ in model.named_parameters() if not k.startswith('backbone.')})
+    return names
+
+
+def param_groups(cfg, model):
+    """(lr, weight decay) of every parameter as the config's optimizer builds them. AMP needs a
+    GPU, and the parameter groups do not depend on it: built with the plain OptimWrapper."""
+    from mmengine.optim import build_optim_wrapper
+
+    optim_cfg = cfg.optim_wrapper.copy()
+    optim_cfg.type = 'OptimWrapper'
+    optimizer = build_optim_wrapper(model, optim_cfg).optimizer
+    by_param = {
+        id(p): (group['lr'], group['weight_decay'])
+        for group in optimizer.param_groups
+        for p in group['params']
+    }
+    return {name: by_param[id(p)] for name, p in model.named_parameters()}
+
+
+@pytest.fixture(scope='module')
+def layout():
+    import json
+
+    with open(osp.join(REPO_ROOT, 'tests', 'data', 'official_state_dict_layout.json')) as f:
+        return json.load(f)
+
+
+# The authors' ImageNet optimizer (their optimizer.py, set_weight_decay): convlayers.* and
+# multiresolution_conv.* at 2x the base lr; a parameter with 1 dimension or named *.bias without
+# weight decay; everything else, relative position bias tables included, decays.
+def authors_classification_group(name, ndim, base_lr, wd):
+    lr = 2 * base_lr if name.startswith(('convlayers.', 'multiresolution_conv.')) else base_lr
+    return lr, 0.0 if ndim == 1 or name.endswith('.bias') else wd
+
+
+@pytest.mark.parametrize('cfg_name', CLASSIFIERS)
+def test_classification_parameter_groups_are_the_authors(cfg_name, layout):
+    cfg, model = build(cfg_name)
+    names = official_names(
+        model, layout[cfg.model.backbone.arch]['classification'], 'classification'
+    )
+    groups = param_groups(cfg, model)
+    base_lr, wd = cfg.optim_wrapper.optimizer.lr, cfg.optim_wrapper.optimizer.weight_decay
+    params = dict(model.named_parameters())
+    assert set(groups) <= set(names)
+    for name, got in groups.items():
+        expected = authors_classification_group(names[name], params[name].ndim, base_lr, wd)
+        assert got == pytest.approx(expected), (name, names[name])
+    # Each of the four groups is populated.
+    assert {(lr / base_lr, w > 0) for lr, w in groups.values()} == {
+        (1.0, True),
+        (1.0, False),
+        (2.0, True),
+        (2.0, False),
+    }
+
+
 def test_classification_recipe():
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'dfvt_t_in1k.py'))
-    opt = cfg.optim_wrapper
-    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 1e-3
-    assert opt.optimizer.weight_decay == 0.05
-    assert opt.paramwise_cfg.norm_decay_mult == 0 and opt.paramwise_cfg.bias_decay_mult == 0
-    assert opt.paramwise_cfg.custom_keys['.relative_position_bias_table'].decay_mult == 0
-    warmup, cosine = cfg.param_scheduler
-    assert warmup.type == 'LinearLR' and warmup.end == 20
-    assert cosine.type == 'CosineAnnealingLR' and cfg.train_cfg.max_epochs == 300
-    assert cfg.train_dataloader.batch_size * 4 == cfg.auto_scale_lr.base_batch_size == 1024
-    assert [a.type for a in cfg.model.train_cfg.augments] == ['Mixup', 'CutMix']
-    assert cfg.model.head.loss.label_smooth_val == 0.1
-    assert cfg.train_dataloader.dataset.data_root == 'data/imagenet'
-    base = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'dfvt_b_in1k.py'))
-    assert base.train_dataloader.batch_size * 4 == base.auto_scale_lr.base_batch_size == 512
-    assert base.optim_wrapper.optimizer.lr == 1e-3
-    drop = [
-        Config.fromfile(
-            osp.join(REPO_ROOT, 'configs', f'dfvt_{s}_in1k.py')
-        ).model.backbone.drop_path_rate
-        for s in 'tsb'
-    ]
-    assert drop == [0.0, 0.1, 0.2]
+    """The values of the authors' ImageNet runs (logs/DFvT_{T,S,B}_log.txt print their configs)."""
+    recipes = {
+        s: Config.fromfile(osp.join(REPO_ROOT, 'configs', f'dfvt_{s}_in1k.py')) for s in 'tsb'
+    }
+    for cfg in recipes.values():
+        opt = cfg.optim_wrapper
+        assert opt.type == 'AmpOptimWrapper' and 'loss_scale' not in opt  # dynamic by default
+        assert opt.clip_grad.max_norm == 5.0
+        assert opt.optimizer.type == 'AdamW' and opt.optimizer.weight_decay == 0.05
+        assert opt.optimizer.betas == (0.9, 0.999) and opt.optimizer.eps == 1e-8
+        warmup, cosine = cfg.param_scheduler
+        assert warmup.type == 'LinearLR' and warmup.end == 20 and warmup.start_factor == 1e-3
+        assert cosine.type == 'CosineAnnealingLR' and cfg.train_cfg.max_epochs == 300
+        assert [a.type for a in cfg.model.train_cfg.augments] == ['Mixup', 'CutMix']
+        assert cfg.model.head.loss.label_smooth_val == 0.1
+        assert cfg.train_dataloader.dataset.data_root == 'data/imagenet'
+    # (total batch over 4 GPUs, lr, min lr, drop path): BASE_LR / MIN_LR after their scaling.
+    expected = {
+        't': (1024, 1e-3, 1e-5, 0.0),
+        's': (1024, 1e-3, 1e-5, 0.1),
+        'b': (512, 5e-4, 5e-6, 0.2),
+    }
+    for size, (batch, lr, min_lr, drop) in expected.items():
+        cfg = recipes[size]
+        assert cfg.train_dataloader.batch_size * 4 == cfg.auto_scale_lr.base_batch_size == batch
+        assert cfg.optim_wrapper.optimizer.lr == pytest.approx(lr)
+        assert cfg.param_scheduler[1].eta_min == pytest.approx(min_lr)
+        assert cfg.model.backbone.drop_path_rate == drop
 
 
 @pytest.mark.parametrize('cfg_name', CLASSIFIERS)
@@ -76,20 +148,60 @@ def test_classifier_forward_at_224(cfg_name):
         assert model.eval()(torch.rand(1, 3, 224, 224), mode='tensor').shape == (1, 1000)
 
 
+DETECTORS = ['mask_rcnn_dfvt_t_coco.py', 'mask_rcnn_dfvt_s_coco.py', 'mask_rcnn_dfvt_b_coco.py']
+
+
+@pytest.mark.parametrize('cfg_name', DETECTORS)
+def test_detection_parameter_groups_are_the_authors(cfg_name, layout, tmp_path, monkeypatch):
+    """The authors' mmdet 2.x optimizer: AdamW 1e-4, decay 0.05 except on parameters whose (their)
+    name contains `norm`, `relative_position_bias_table` or `absolute_pos_embed`; one lr."""
+    monkeypatch.chdir(tmp_path)
+    cfg, model = build(cfg_name)
+    names = official_names(model, layout[cfg.model.backbone.arch]['detection'], 'detection')
+    groups = param_groups(cfg, model)
+    assert set(groups) <= set(names)
+    for name, (lr, wd) in groups.items():
+        official = names[name]
+        no_decay = any(
+            key in official
+            for key in ('norm', 'relative_position_bias_table', 'absolute_pos_embed')
+        )
+        assert (lr, wd) == pytest.approx((1e-4, 0.0 if no_decay else 0.05)), (name, official)
+    assert groups['backbone.patch_embed.0.bn.weight'][1] == 0.0  # the authors' patch_embed.norm1
+    assert groups['backbone.stages.0.local_conv.0.bn.weight'][1] == 0.05  # convlayers.0.conv1x1_1.1
+    assert (
+        groups['backbone.stages.0.blocks.0.dane.spatial.0.weight'][1] == 0.05
+    )  # select.fc_spatial.0
+
+
 def test_detection_recipe():
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'mask_rcnn_dfvt_t_coco.py'))
-    backbone = cfg.model.backbone
-    assert backbone.type == 'DFvT' and backbone.out_indices == (0, 1, 2, 3)
-    assert backbone.pad_small_map and backbone.init_cfg.prefix == 'backbone.'
-    assert backbone.init_cfg.checkpoint == cfg.pretrained == 'checkpoints/dfvt_t_in1k.pth'
-    assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.optim_wrapper.optimizer.lr == 1e-4
-    assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
-    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
-    assert cfg.optim_wrapper.paramwise_cfg.custom_keys.relative_position_bias_table.decay_mult == 0
-    assert cfg.train_cfg.max_epochs == 12 and cfg.param_scheduler[1].milestones == [8, 11]
-    assert cfg.train_dataloader.batch_size * 4 == cfg.auto_scale_lr.base_batch_size == 16
-    assert cfg.model.data_preprocessor.pad_size_divisor == 32
-    assert any(t.type == 'RandomChoice' for t in cfg.train_pipeline)  # DETR-style crops
+    """The authors' configs/DFvT/maskrcnn_DFvT_{tiny,small,base}_1x_coco.py (mmdet 2.11)."""
+    for cfg_name in DETECTORS:
+        cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', cfg_name))
+        backbone = cfg.model.backbone
+        assert backbone.type == 'DFvT' and backbone.out_indices == (0, 1, 2, 3)
+        assert backbone.drop_path_rate == 0.1
+        assert backbone.pad_small_map and backbone.init_cfg.prefix == 'backbone.'
+        assert backbone.init_cfg.checkpoint == cfg.pretrained
+        assert cfg.pretrained == f'checkpoints/dfvt_{cfg_name[15]}_in1k.pth'
+        opt = cfg.optim_wrapper
+        assert opt.type == 'AmpOptimWrapper' and 'loss_scale' not in opt  # dynamic by default
+        assert 'clip_grad' not in opt
+        assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 1e-4
+        assert opt.optimizer.weight_decay == 0.05 and opt.optimizer.betas == (0.9, 0.999)
+        warmup, steps = cfg.param_scheduler
+        assert warmup.type == 'LinearLR' and not warmup.by_epoch
+        assert (warmup.start_factor, warmup.begin, warmup.end) == (0.001, 0, 500)
+        assert cfg.train_cfg.max_epochs == 12 and steps.milestones == [8, 11]
+        assert cfg.train_dataloader.batch_size * 4 == cfg.auto_scale_lr.base_batch_size == 16
+        assert cfg.model.data_preprocessor.pad_size_divisor == 32
+        assert any(t.type == 'RandomChoice' for t in cfg.train_pipeline)  # DETR-style crops
+        rpn, rcnn = cfg.model.test_cfg.rpn, cfg.model.test_cfg.rcnn
+        nms = 'soft_nms' if cfg_name.startswith('mask_rcnn_dfvt_b') else 'nms'
+        assert (rpn.nms_pre, rpn.max_per_img, rpn.min_bbox_size) == (1000, 1000, 0)
+        assert rpn.nms == dict(type=nms, iou_threshold=0.7)
+        assert (rcnn.score_thr, rcnn.max_per_img, rcnn.mask_thr_binary) == (0.05, 100, 0.5)
+        assert rcnn.nms == dict(type=nms, iou_threshold=0.5)
 
 
 def test_segmentation_recipe():
@@ -100,7 +212,8 @@ def test_segmentation_recipe():
     assert (
         cfg.optim_wrapper.optimizer.lr == 6e-5 and cfg.optim_wrapper.optimizer.weight_decay == 0.01
     )
-    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys.norm.decay_mult == 0  # mmseg's Swin keys
+    assert 'norm_decay_mult' not in cfg.optim_wrapper.paramwise_cfg
     warmup, poly = cfg.param_scheduler
     assert warmup.end == 1500 and poly.type == 'PolyLR'
     assert cfg.train_dataloader.batch_size * 8 == 16

@@ -54,6 +54,9 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=2, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=2),
 ]
+# AMP needs a GPU (mmengine's AmpOptimWrapper refuses the CPU): fp32 with the same optimizer,
+# parameter groups and clipping.
+optim_wrapper = dict(type='OptimWrapper')
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(
     logger=dict(interval=20), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1)

@@ -104,6 +104,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=50),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[7, 9], gamma=0.1),
 ]
+# AMP needs a GPU (mmengine's AmpOptimWrapper refuses the CPU): fp32 with the same optimizer.
+optim_wrapper = dict(type='OptimWrapper')
 auto_scale_lr = dict(base_batch_size=4)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1)
