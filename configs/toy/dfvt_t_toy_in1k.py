@@ -1,5 +1,5 @@
 # DFvT-T with the ImageNet recipe of ../dfvt_t_in1k.py on the built-in toy dataset
-# (tools/data/make_toy_imagenet.py): 5 shape classes, 64x64 images, a CPU-sized schedule.
+# (tools/data/make_toy_dataset.py imagenet): 5 shape classes, 64x64 images, a CPU-sized schedule.
 # Overrides, and why: crops keep at least 35% of the image (at ImageNet's 8% the shape is often
 # cropped away); no Mixup/CutMix, RandAugment or random erasing: on 700 iterations they keep
 # top-1 near chance (measured: 51% after 30 epochs with RandAugment and erasing, 56% after 15

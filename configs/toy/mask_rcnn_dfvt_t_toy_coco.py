@@ -1,5 +1,5 @@
 # Mask R-CNN on DFvT-T with the COCO recipe of ../mask_rcnn_dfvt_t_coco.py, on the built-in toy
-# dataset (tools/data/make_toy_coco.py): 5 shape categories, 128x176 images, a CPU-sized schedule.
+# dataset (tools/data/make_toy_dataset.py coco): 5 shape categories, 128x176 images, a CPU-sized schedule.
 # Overrides, and why: 5 classes; the backbone starts from DFvT-T trained on the toy classification
 # dataset (`python tools/train.py configs/toy/dfvt_t_toy_in1k.py` writes it), as the real config
 # starts from ImageNet; the DETR-style multi-scale crop augmentation at toy scales (the real one

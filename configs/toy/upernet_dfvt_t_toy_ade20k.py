@@ -1,5 +1,5 @@
 # UperNet on DFvT-T with the ADE20K recipe of ../upernet_dfvt_t_ade20k.py, on the built-in toy
-# dataset (tools/data/make_toy_ade20k.py): background + 5 shape classes, label 0 ignored, 96x96
+# dataset (tools/data/make_toy_dataset.py ade20k): background + 5 shape classes, label 0 ignored, 96x96
 # images, a CPU-sized schedule. Overrides, and why: 6 classes; the backbone starts from DFvT-T
 # trained on the toy classification dataset (`python tools/train.py configs/toy/dfvt_t_toy_in1k.py`
 # writes it), as the real config starts from ImageNet; BN instead of SyncBN in the heads (SyncBN

@@ -63,7 +63,15 @@ def test_demo_draws_boxes_and_masks(workspace, det_run, tmp_path):
 @pytest.fixture(scope='module')
 def small_coco(workspace):
     run_tool(
-        [tool('data', 'make_toy_coco.py'), 'data/small_coco', '--train', '16', '--val', '4'],
+        [
+            tool('data', 'make_toy_dataset.py'),
+            'coco',
+            'data/small_coco',
+            '--train',
+            '16',
+            '--val',
+            '4',
+        ],
         cwd=workspace,
     )
     return [

@@ -67,7 +67,15 @@ def test_demo_draws_the_mask(workspace, seg_run, tmp_path):
 @pytest.fixture(scope='module')
 def small_ade(workspace):
     run_tool(
-        [tool('data', 'make_toy_ade20k.py'), 'data/small_ade', '--train', '16', '--val', '4'],
+        [
+            tool('data', 'make_toy_dataset.py'),
+            'ade20k',
+            'data/small_ade',
+            '--train',
+            '16',
+            '--val',
+            '4',
+        ],
         cwd=workspace,
     )
     return [

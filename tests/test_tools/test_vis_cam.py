@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dfvt_mm.datasets import draw_polygon, random_background, shape_polygon
+from dfvt_mm.toy.shapes import draw_polygon, random_background, shape_polygon
 from tests.conftest import REPO_ROOT, load_tool
 
 pytest.importorskip('pytorch_grad_cam')

@@ -77,10 +77,65 @@ def random_color(rng: np.random.Generator, avoid: np.ndarray | None = None) -> t
             return tuple(int(c) for c in color)
 
 
+def polygon_mask(polygon: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The pixels ``polygon`` covers on a ``height x width`` image, as a bool mask."""
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1, lineType=cv2.LINE_8)
+    return mask.astype(bool)
+
+
 def draw_polygon(img: np.ndarray, polygon: np.ndarray, color: tuple[int, ...]) -> np.ndarray:
     """Fill ``polygon`` on ``img`` in place; returns the filled area as a bool mask."""
-    mask = np.zeros(img.shape[:2], np.uint8)
-    pts = np.round(polygon).astype(np.int32)
-    cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8)
-    img[mask.astype(bool)] = color
-    return mask.astype(bool)
+    mask = polygon_mask(polygon, *img.shape[:2])
+    img[mask] = color
+    return mask
+
+
+def scatter_shapes(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    count: int,
+    radius: tuple[float, float],
+    max_overlap: float = 1.0,
+    tries: int = 30,
+) -> list[tuple[int, np.ndarray]]:
+    """Draw ``count`` random shapes on ``img`` in place, each in a colour that stands out locally.
+
+    A shape may hide at most ``max_overlap`` of its own area and of each earlier shape's visible
+    area (1.0: any occlusion); a placement that breaks this is drawn again, up to ``tries`` times,
+    then the shape is left out.
+
+    Args:
+        rng: Random generator.
+        img: BGR image to draw on.
+        count: Number of shapes to try to place.
+        radius: Range of the shapes' radius, as fractions of the image's short side.
+        max_overlap: Largest fraction of a shape that another may cover.
+        tries: Placements tried per shape.
+
+    Returns:
+        ``(class index into SHAPES, visible bool mask)`` per placed shape, in drawing order; earlier
+        masks exclude what later shapes cover.
+    """
+    H, W = img.shape[:2]
+    placed: list[tuple[int, np.ndarray]] = []
+    for _ in range(count):
+        label = int(rng.integers(len(SHAPES)))
+        for _ in range(tries):
+            r = rng.uniform(*radius) * min(H, W)
+            center = rng.uniform([r, r], [W - r, H - r])
+            polygon = shape_polygon(SHAPES[label], tuple(center), r, rng.uniform(0, 2 * math.pi))
+            mask = polygon_mask(polygon, H, W)
+            area = mask.sum()
+            if area and all(
+                (mask & m).sum() <= max_overlap * min(area, m.sum()) for _, m in placed
+            ):
+                break
+        else:
+            continue
+        local = img[int(center[1]), int(center[0])].astype(int)
+        img[mask] = random_color(rng, avoid=local)
+        for _, other in placed:  # occlusion: the new shape hides what it covers
+            other &= ~mask
+        placed.append((label, mask))
+    return placed
