@@ -6,10 +6,12 @@ Example:
 
 import argparse
 import os
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
+from dfvt_mm.utils.checkpoint import CheckpointError
 from dfvt_mm.utils.launch import build_runner, load_config
 
 
@@ -64,7 +66,11 @@ def main() -> None:
             runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
         else:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()
+    except (CheckpointError, FileNotFoundError) as e:
+        # A checkpoint that cannot be loaded (missing, corrupt, refused as unsafe): one line.
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

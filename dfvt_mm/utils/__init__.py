@@ -1,7 +1,22 @@
-from .checkpoint import load_from_local, patch_mmengine_checkpoint_loading
+from .checkpoint import (
+    CheckpointArchError,
+    CheckpointError,
+    CheckpointLayoutError,
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    checkpoint_safe_globals,
+    load_from_local,
+)
 from .complexity import register_sdpa_flop_handle, sdpa_flop_jit
+from .mmengine_patches import patch_mmengine_checkpoint_loading
 
 __all__ = [
+    'CheckpointArchError',
+    'CheckpointError',
+    'CheckpointLayoutError',
+    'CorruptCheckpointError',
+    'UnsafeCheckpointError',
+    'checkpoint_safe_globals',
     'load_from_local',
     'patch_mmengine_checkpoint_loading',
     'register_sdpa_flop_handle',

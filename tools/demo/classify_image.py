@@ -7,11 +7,13 @@ Example:
 """
 
 import argparse
+import sys
 
+import mmcv
 import torch
 from mmpretrain.apis import ImageClassificationInferencer
 
-import dfvt_mm  # noqa: F401
+from dfvt_mm.utils import CheckpointError
 
 
 def main() -> None:
@@ -23,9 +25,15 @@ def main() -> None:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args()
 
-    inferencer = ImageClassificationInferencer(
-        args.config, pretrained=args.checkpoint, device=args.device
-    )
+    try:
+        # Read the image before building the model, so that a wrong path fails at once.
+        if mmcv.imread(args.img) is None:
+            sys.exit(f'error: {args.img} is not an image file (mmcv cannot decode it)')
+        inferencer = ImageClassificationInferencer(
+            args.config, pretrained=args.checkpoint, device=args.device
+        )
+    except (CheckpointError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
     result = inferencer(args.img)[0]
     scores = torch.as_tensor(result['pred_scores'])
     classes = inferencer.classes or [str(i) for i in range(len(scores))]

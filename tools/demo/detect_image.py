@@ -9,11 +9,13 @@ Example:
 
 import argparse
 import os.path as osp
+import sys
 
+import mmcv
 import torch
 from mmdet.apis import DetInferencer
 
-import dfvt_mm  # noqa: F401
+from dfvt_mm.utils import CheckpointError
 
 
 def main() -> None:
@@ -26,7 +28,13 @@ def main() -> None:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args()
 
-    inferencer = DetInferencer(model=args.config, weights=args.checkpoint, device=args.device)
+    try:
+        # Read the image before building the model, so that a wrong path fails at once.
+        if mmcv.imread(args.img) is None:
+            sys.exit(f'error: {args.img} is not an image file (mmcv cannot decode it)')
+        inferencer = DetInferencer(model=args.config, weights=args.checkpoint, device=args.device)
+    except (CheckpointError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
     result = inferencer(
         args.img, out_dir=args.out_dir, pred_score_thr=args.score_thr, no_save_pred=True
     )

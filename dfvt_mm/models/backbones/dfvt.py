@@ -30,6 +30,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...utils.checkpoint import CheckpointArchError, CheckpointLayoutError
 from ..layers import WindowMSA
 
 NUM_STAGES = 4
@@ -512,28 +513,50 @@ class DFvT(BaseModule):
         if prefix:
             stripped = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
             if not stripped:
-                raise KeyError(
-                    f'No key of {init_cfg["checkpoint"]} starts with prefix {prefix!r}; '
-                    f'its keys start with {sorted({k.split(".")[0] for k in state_dict})}'
+                raise CheckpointLayoutError(
+                    f'No key of {path} starts with prefix {prefix!r}; its keys start with '
+                    f'{sorted({k.split(".")[0] for k in state_dict})[:8]}: set init_cfg.prefix '
+                    f'to the one before the backbone'
                 )
             state_dict = stripped
-        self.load_pretrained_state_dict(state_dict, source=init_cfg['checkpoint'])
+        self.load_pretrained_state_dict(state_dict, source=path)
 
     def load_pretrained_state_dict(self, state_dict: dict[str, Tensor], source: str = '') -> None:
         """Load backbone weights, failing loudly unless every stem and stage weight is present.
 
         Output layers (``norm{i}``, ``fuse{i}``) may be missing (an ImageNet checkpoint has no
         detection outputs) and keys of layers this model does not build may be unexpected.
+
+        Raises:
+            CheckpointArchError: The weights are those of another arch (the message names both).
+            CheckpointLayoutError: Stem or stage weights are missing.
         """
-        missing, unexpected = self.load_state_dict(state_dict, strict=False)
+        own = self.state_dict()
+        wrong = [k for k, v in state_dict.items() if k in own and v.shape != own[k].shape]
+        missing = [k for k in own if k not in state_dict]
         required = [k for k in missing if not re.match(r'(norm|fuse)\d\.', k)]
-        if required:
-            raise KeyError(
-                f'Checkpoint {source} lacks {len(required)} DFvT weights, e.g. '
-                f'{required[:8]}. Is it a DFvT checkpoint of this arch '
-                f"({self.arch_settings})? Convert the authors' checkpoints with "
-                f'tools/model_converters/dfvt_official_to_mm.py.'
+        ours = describe_arch(self.arch_settings)
+        if wrong or required:
+            theirs = _arch_or_none(state_dict)
+            if theirs is not None and _arch_key(theirs) != _arch_key(self.arch_settings):
+                raise CheckpointArchError(
+                    f'{source} is DFvT {describe_arch(theirs)}, the model is DFvT {ours}: '
+                    f"use the config of the checkpoint's arch, or a checkpoint of this one"
+                )
+        if wrong:
+            k = wrong[0]
+            raise CheckpointArchError(
+                f'{source}: {len(wrong)} weights do not fit DFvT {ours}, e.g. {k} '
+                f'{tuple(state_dict[k].shape)} where the model has {tuple(own[k].shape)}: '
+                f"use the config of the checkpoint's arch"
             )
+        if required:
+            raise CheckpointLayoutError(
+                f'{source} lacks {len(required)} of the {len(own)} weights of DFvT {ours}, e.g. '
+                f"{required[:3]}: is it a DFvT checkpoint? Convert the authors' checkpoints "
+                f'with tools/model_converters/dfvt_official_to_mm.py'
+            )
+        _, unexpected = self.load_state_dict(state_dict, strict=False)
         logger = MMLogger.get_current_instance()
         if missing:
             fresh = sorted({k.rsplit('.', 1)[0] for k in missing})
@@ -654,6 +677,23 @@ _CONV_BN = {
 # Derived buffers the authors saved; this package recomputes (and caches) them.
 _DROPPED = re.compile(r'.*(relative_position_index|attn_mask)$')
 _RULES = [(re.compile('^' + k), v) for k, v in _CONV_BN.items()]
+# Per layout, the keys the arch is read from: the stem's last conv (embed_dims out), a block
+# (stage i, block j), stage i's first relative position table (heads) and the first MLP
+# (hidden = mlp_ratio * embed_dims).
+_ARCH_KEYS = {
+    'official': (
+        'patch_embed.proj2.weight',
+        re.compile(r'layers\.(\d)\.blocks\.(\d+)\.'),
+        'layers.{}.blocks.0.attn.relative_position_bias_table',
+        'layers.0.blocks.0.mlp.fc1.weight',
+    ),
+    'dfvt_mm': (
+        'patch_embed.1.conv.weight',
+        re.compile(r'stages\.(\d)\.blocks\.(\d+)\.'),
+        'stages.{}.blocks.0.attn.relative_position_bias_table',
+        'stages.0.blocks.0.ffn.layers.0.0.weight',
+    ),
+}
 
 
 def is_official_layout(state_dict: dict[str, Tensor]) -> bool:
@@ -661,25 +701,73 @@ def is_official_layout(state_dict: dict[str, Tensor]) -> bool:
     return any(k.startswith(('patch_embed.proj1.', 'layers.0.blocks.')) for k in state_dict)
 
 
+def is_dfvt_mm_layout(state_dict: dict[str, Tensor]) -> bool:
+    """Whether a state dict has this package's DFvT keys (bare, or under ``backbone.``)."""
+    stem = _ARCH_KEYS['dfvt_mm'][0]
+    return stem in state_dict or 'backbone.' + stem in state_dict
+
+
 def infer_arch(state_dict: dict[str, Tensor]) -> dict:
-    """The arch dict of an authors' checkpoint, read from its shapes."""
+    """The arch dict of a DFvT state dict, read from its shapes.
+
+    Args:
+        state_dict: In the authors' layout or this package's (bare or under ``backbone.``).
+
+    Raises:
+        CheckpointLayoutError: It is not a DFvT state dict (no stem weights).
+    """
+    layout = 'official' if is_official_layout(state_dict) else 'dfvt_mm'
+    stem, block, table, fc1 = _ARCH_KEYS[layout]
+    if layout == 'dfvt_mm' and stem not in state_dict:
+        state_dict = {k[9:]: v for k, v in state_dict.items() if k.startswith('backbone.')}
+    if stem not in state_dict:
+        raise CheckpointLayoutError(
+            f'not a DFvT checkpoint: it has no stem weights ({stem} or '
+            f'{_ARCH_KEYS["dfvt_mm"][0]}); its keys start with '
+            f'{sorted({k.split(".")[0] for k in state_dict})[:8]}'
+        )
+    C = state_dict[stem].shape[0]
+    blocks = [set() for _ in range(NUM_STAGES)]
+    for key in state_dict:
+        if (m := block.match(key)) and int(m.group(1)) < NUM_STAGES:
+            blocks[int(m.group(1))].add(int(m.group(2)))
+    heads = [state_dict.get(table.format(i)) for i in range(NUM_STAGES)]
+    hidden = state_dict.get(fc1)
+    return dict(
+        embed_dims=C,
+        depths=[len(b) for b in blocks],
+        num_heads=[t.shape[1] if t is not None else 0 for t in heads],
+        mlp_ratio=hidden.shape[0] / C if hidden is not None else 0.0,
+    )
+
+
+def _arch_key(arch: dict) -> tuple:
+    return (
+        int(arch['embed_dims']),
+        tuple(arch['depths']),
+        tuple(arch['num_heads']),
+        float(arch['mlp_ratio']),
+    )
+
+
+def describe_arch(arch: dict) -> str:
+    """An arch in a few words: ``'tiny (embed 48, depths 1-1-2-1)'``, or the full custom dict."""
+    depths = '-'.join(str(d) for d in arch['depths'])
+    for name, settings in DFvT.arch_zoo.items():
+        if len(name) > 1 and _arch_key(settings) == _arch_key(arch):
+            return f'{name} (embed {arch["embed_dims"]}, depths {depths})'
+    heads = '-'.join(str(h) for h in arch['num_heads'])
+    return (
+        f'custom (embed {arch["embed_dims"]}, depths {depths}, heads {heads}, '
+        f'mlp_ratio {float(arch["mlp_ratio"]):g})'
+    )
+
+
+def _arch_or_none(state_dict: dict[str, Tensor]) -> dict | None:
     try:
-        C = state_dict['patch_embed.proj2.weight'].shape[0]
-    except KeyError:
-        raise KeyError("Not an authors' DFvT checkpoint: no patch_embed.proj2.weight") from None
-    depths, heads = [], []
-    for i in range(NUM_STAGES):
-        blocks = {
-            int(m.group(1))
-            for k in state_dict
-            if (m := re.match(rf'layers\.{i}\.blocks\.(\d+)\.', k))
-        }
-        depths.append(len(blocks))
-        table = state_dict.get(f'layers.{i}.blocks.0.attn.relative_position_bias_table')
-        heads.append(table.shape[1] if table is not None else 0)
-    fc1 = state_dict.get('layers.0.blocks.0.mlp.fc1.weight')
-    mlp_ratio = fc1.shape[0] / C if fc1 is not None else 0.0
-    return dict(embed_dims=C, depths=depths, num_heads=heads, mlp_ratio=mlp_ratio)
+        return infer_arch(state_dict)
+    except CheckpointLayoutError:
+        return None
 
 
 def convert_official_checkpoint(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], str]:
@@ -696,9 +784,21 @@ def convert_official_checkpoint(state_dict: dict[str, Tensor]) -> tuple[dict[str
         The converted state dict and the task: ``'classification'`` or ``'detection'``.
 
     Raises:
-        KeyError: keys that map to nothing, or DFvT weights the checkpoint lacks; all listed.
-        ValueError: weights whose shapes do not fit the inferred arch.
+        CheckpointLayoutError: (a ``KeyError``) already converted, keys that map to nothing, or
+            DFvT weights the checkpoint lacks; the first few named, the count given.
+        CheckpointArchError: (a ``ValueError``) weights whose shapes do not fit the inferred arch.
     """
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise CheckpointLayoutError(
+            f'expected a state dict of tensors, got {type(state_dict).__name__} '
+            f'{"(empty)" if isinstance(state_dict, dict) else ""}'.strip()
+        )
+    if is_dfvt_mm_layout(state_dict):
+        raise CheckpointLayoutError(
+            'the checkpoint is already in dfvt_mm layout: load it directly (load_from, or '
+            "init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')), no "
+            'conversion needed'
+        )
     task = 'classification' if 'head.weight' in state_dict else 'detection'
     backbone, unknown = {}, []
     for key, value in state_dict.items():
@@ -716,25 +816,38 @@ def convert_official_checkpoint(state_dict: dict[str, Tensor]) -> tuple[dict[str
         else:
             unknown.append(key)
     if unknown:
-        raise KeyError(f'{len(unknown)} keys of the checkpoint are not DFvT keys: {unknown}')
+        raise CheckpointLayoutError(
+            f"{len(unknown)} of the checkpoint's {len(state_dict)} keys are not DFvT keys, "
+            f"e.g. {unknown[:5]}: is it one of the authors' DFvT checkpoints?"
+        )
 
+    arch = infer_arch(state_dict)
+    empty = [i for i in range(NUM_STAGES) if not arch['depths'][i] or not arch['num_heads'][i]]
+    if empty:
+        raise CheckpointLayoutError(
+            f'the checkpoint has no transformer blocks in stage(s) {empty} '
+            f'(layers.{empty[0]}.blocks.*): it is not a whole DFvT'
+        )
     out_indices = (3,) if task == 'classification' else (0, 1, 2, 3)
     with torch.device('meta'):
-        reference = DFvT(arch=infer_arch(state_dict), out_indices=out_indices).state_dict()
+        reference = DFvT(arch=arch, out_indices=out_indices).state_dict()
     missing = sorted(set(reference) - set(backbone))
     extra = sorted(set(backbone) - set(reference))
     if missing or extra:
-        raise KeyError(
-            f'The checkpoint does not match a DFvT {task} model: missing {missing}, '
-            f'unexpected {extra}'
+        raise CheckpointLayoutError(
+            f'the checkpoint does not match a DFvT {describe_arch(arch)} {task} model: '
+            f'missing {len(missing)} keys {missing[:3]}, unexpected {len(extra)} {extra[:3]}'
         )
     wrong = [
-        f'{k}: {tuple(v.shape)} != {tuple(reference[k].shape)}'
+        f'{k} {tuple(v.shape)} != {tuple(reference[k].shape)}'
         for k, v in backbone.items()
         if v.shape != reference[k].shape
     ]
     if wrong:
-        raise ValueError(f'Weights with shapes that do not fit the inferred arch: {wrong}')
+        raise CheckpointArchError(
+            f'{len(wrong)} weights do not fit the arch read from the checkpoint '
+            f'({describe_arch(arch)}), e.g. {wrong[:3]}'
+        )
 
     converted = OrderedDict(('backbone.' + k, v) for k, v in backbone.items())
     if task == 'classification':
