@@ -15,7 +15,7 @@ $(STAMP): $(DEPS)
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) tools/demo.py
+	$(PY) tools/toy_tasks.py
 
 test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)

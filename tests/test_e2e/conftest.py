@@ -58,16 +58,16 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def main_job(workspace):
-    """The README's main job (``tools/demo.py``), run once per session in the workspace: its three
-    trainings are the runs the end-to-end tests check. Returns its summary and screen output."""
-    out = run_tool([tool('demo.py')], cwd=workspace, timeout=3600)
-    with open(workspace / 'work_dirs' / 'demo' / 'summary.json') as f:
+    """The README's main job (``tools/toy_tasks.py``), run once per session in the workspace: its
+    three trainings are the runs the end-to-end tests check. Returns its summary and output."""
+    out = run_tool([tool('toy_tasks.py')], cwd=workspace, timeout=3600)
+    with open(workspace / 'work_dirs' / 'main_job' / 'summary.json') as f:
         return json.load(f), out
 
 
 def _run(workspace, main_job, task: str, key: str):
     info = main_job[0]['tasks'][task]
-    log = (workspace / 'work_dirs' / 'demo' / 'logs' / f'train_{key}.log').read_text()
+    log = (workspace / 'work_dirs' / 'main_job' / 'logs' / f'train_{key}.log').read_text()
     return str(workspace / info['checkpoint']), log
 
 

@@ -1,6 +1,6 @@
-"""The README's main job (``make demo`` = ``python tools/demo.py``): the three toy tasks end to end,
-one table, ``work_dirs/demo/summary.json`` and pictures. The other end-to-end tests check the same
-runs in more depth (tools/test.py, mim, distributed, demos)."""
+"""The README's main job (``make demo`` = ``python tools/toy_tasks.py``): the three toy tasks end to
+end, one table, ``work_dirs/main_job/summary.json`` and pictures. The other end-to-end tests check
+the same runs in more depth (tools/test.py, mim, distributed, demos)."""
 
 import cv2
 import pytest
@@ -55,7 +55,7 @@ def test_table_and_progress_are_printed(main_job):
         assert task in out
         for value in info['metrics'].values():
             assert f'{value:.3g}' in out
-    assert 'summary: work_dirs/demo/summary.json' in out
+    assert 'summary: work_dirs/main_job/summary.json' in out
 
 
 @pytest.mark.parametrize('task', ['classification', 'detection', 'segmentation'])

@@ -1,0 +1,3 @@
+from .hooks import ProgressHook
+
+__all__ = ['ProgressHook']

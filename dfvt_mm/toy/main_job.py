@@ -1,0 +1,381 @@
+"""The main job: DFvT-T end to end on the three built-in toy tasks.
+
+For each task: write its dataset (:mod:`dfvt_mm.toy.data`), train and evaluate it with
+``tools/train.py`` in a process of its own (the configs under ``configs/toy/``; detection and
+segmentation start from the toy classifier, as the real configs start from ImageNet), then draw
+the trained models' predictions with the three inferencers. :func:`run` does it all and returns a
+summary; ``tools/toy_tasks.py`` is its command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from ..utils.logs import last_metric
+from .data import write_ade20k, write_classification, write_coco
+from .shapes import SHAPES
+
+
+@dataclass(frozen=True)
+class ToyTask:
+    """One task of the main job.
+
+    Attributes:
+        key: Short name (``cls``, ``det``, ``seg``).
+        name: Task name in the table.
+        config: Config file name under ``configs/toy/``.
+        data_root: Where its dataset is written.
+        write_data: Writes the dataset to ``data_root``.
+        metrics: Metric keys of mmengine's json log -> their label in the table.
+        reference: What a model without skill scores, for the table.
+        samples: Validation images (under ``data_root``) that the pictures show.
+    """
+
+    key: str
+    name: str
+    config: str
+    data_root: str
+    write_data: Callable[[str], dict]
+    metrics: dict[str, str]
+    reference: str
+    samples: tuple[str, ...] = field(default=())
+
+
+TASKS = {
+    task.key: task
+    for task in (
+        ToyTask(
+            key='cls',
+            name='classification',
+            config='dfvt_t_toy_in1k.py',
+            data_root='data/toy_imagenet',
+            write_data=write_classification,
+            metrics={'accuracy/top1': 'top-1 %'},
+            reference='chance 20%',
+            samples=tuple(f'val/{c}/{c}_00000.png' for c in SHAPES),
+        ),
+        ToyTask(
+            key='det',
+            name='detection',
+            config='mask_rcnn_dfvt_t_toy_coco.py',
+            data_root='data/toy_coco',
+            write_data=write_coco,
+            metrics={'coco/bbox_mAP': 'bbox mAP', 'coco/segm_mAP': 'segm mAP'},
+            reference='untrained 0.0',
+            samples=tuple(f'val2017/{i:06d}.png' for i in (1, 2, 3)),
+        ),
+        ToyTask(
+            key='seg',
+            name='segmentation',
+            config='upernet_dfvt_t_toy_ade20k.py',
+            data_root='data/toy_ade20k',
+            write_data=write_ade20k,
+            metrics={'mIoU': 'mIoU %'},
+            reference='all background 14.1',
+            samples=tuple(f'images/validation/toy_validation_{i:05d}.jpg' for i in (0, 1, 2)),
+        ),
+    )
+}
+#: Where the classifier that detection and segmentation start from is trained.
+CLASSIFIER_WORK_DIR = 'work_dirs/dfvt_t_toy_in1k'
+
+
+def work_dir_of(task: ToyTask) -> str:
+    """The task's work dir: ``work_dirs/<config name>``, as ``tools/train.py`` names it."""
+    return osp.join('work_dirs', osp.splitext(task.config)[0])
+
+
+def checkpoint_of(work_dir: str) -> str:
+    """The checkpoint a finished run left (mmengine writes its path to ``last_checkpoint``)."""
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return osp.relpath(f.read().strip())
+
+
+def run_config(config: str, work_dir: str, seed: int) -> str:
+    """A config that runs ``config`` with ``seed`` and reports progress to
+    ``work_dir/progress.json`` (:class:`~dfvt_mm.engine.ProgressHook`); returns its path."""
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, 'main_job_' + osp.basename(config))
+    progress = osp.join(work_dir, 'progress.json')
+    with open(path, 'w') as f:
+        f.write(
+            f'_base_ = [{osp.abspath(config)!r}]\n'
+            "custom_imports = dict(imports=['dfvt_mm', 'dfvt_mm.engine'], "
+            'allow_failed_imports=False)\n'
+            f'randomness = dict(seed={seed})\n'
+            f"custom_hooks = [dict(type='ProgressHook', path={progress!r})]\n"
+        )
+    return path
+
+
+def train(
+    task: ToyTask,
+    repo_root: str,
+    seed: int,
+    log_path: str,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> float:
+    """Train and validate one task with ``tools/train.py``; returns the wall time in seconds.
+
+    The run's output goes to ``log_path``; ``on_progress(phase, iter, max_iters)`` is called as
+    the run's :class:`~dfvt_mm.engine.ProgressHook` reports.
+
+    Raises:
+        RuntimeError: The run failed; the message ends with the end of its log.
+    """
+    work_dir = work_dir_of(task)
+    progress = osp.join(work_dir, 'progress.json')
+    if osp.exists(progress):
+        os.remove(progress)
+    config = run_config(osp.join(repo_root, 'configs', 'toy', task.config), work_dir, seed)
+    cmd = [sys.executable, osp.join(repo_root, 'tools', 'train.py'), config, '--work-dir', work_dir]
+    start = time.perf_counter()
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, 'PYTHONUNBUFFERED': '1'}
+        )
+        seen = None
+        while proc.poll() is None:
+            time.sleep(0.5)
+            if on_progress is None or not osp.exists(progress):
+                continue
+            with open(progress) as f:
+                state = json.load(f)
+            if state != seen:
+                seen = state
+                on_progress(state['phase'], state['iter'], state['max_iters'])
+    if proc.returncode != 0:
+        with open(log_path) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(
+            f'{" ".join(cmd)} failed (exit {proc.returncode}); {log_path} ends:\n{tail}'
+        )
+    return time.perf_counter() - start
+
+
+def montage(pictures: Sequence[np.ndarray], height: int = 256) -> np.ndarray:
+    """Pictures side by side at one height, with a white gap."""
+    gap = np.full((height, 8, 3), 255, np.uint8)
+    row = []
+    for pic in pictures:
+        width = round(pic.shape[1] * height / pic.shape[0])
+        row += [cv2.resize(pic, (width, height), interpolation=cv2.INTER_NEAREST), gap]
+    return np.concatenate(row[:-1], axis=1)
+
+
+def draw_predictions(
+    task: ToyTask, config: str, checkpoint: str, out_dir: str, score_thr: float = 0.3
+) -> str:
+    """The trained model's predictions on the task's sample images, side by side in one picture
+    ``out_dir/<task name>.png``, drawn by the task's inferencer; returns the picture's path."""
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    images = [osp.join(task.data_root, sample) for sample in task.samples]
+    os.makedirs(out_dir, exist_ok=True)
+    if task.key == 'cls':
+        from mmpretrain.apis import ImageClassificationInferencer
+
+        inferencer = ImageClassificationInferencer(config, pretrained=checkpoint, device=device)
+        show_dir = osp.join(out_dir, 'cls_vis')
+        inferencer(images, show_dir=show_dir, resize=256)
+        pictures = [cv2.imread(osp.join(show_dir, osp.basename(p))) for p in images]
+    else:
+        if task.key == 'det':
+            from mmdet.apis import DetInferencer as Inferencer
+
+            options = dict(pred_score_thr=score_thr)
+        else:
+            from mmseg.apis import MMSegInferencer as Inferencer
+
+            options = {}
+        inferencer = Inferencer(model=config, weights=checkpoint, device=device)
+        # Inputs at twice the size make the drawn labels readable. The test pipelines resize them
+        # back by 1/2 (bilinear), which restores each pixel duplicated here exactly: the model
+        # sees the validation image itself.
+        inputs = [
+            cv2.resize(cv2.imread(p), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+            for p in images
+        ]
+        result = inferencer(inputs, return_vis=True, show=False, **options)
+        pictures = [vis[..., ::-1] for vis in result['visualization']]  # drawn in RGB
+    path = osp.join(out_dir, f'{task.name}.png')
+    if not cv2.imwrite(path, montage(pictures)):
+        raise OSError(f'could not write {path}')
+    return path
+
+
+def run_tool(repo_root: str, args: Sequence[str], log_path: str) -> None:
+    """Run one of the repository's tools with its output in ``log_path``.
+
+    Raises:
+        RuntimeError: The tool failed; the message ends with the end of its log.
+    """
+    cmd = [sys.executable, osp.join(repo_root, 'tools', *args[0].split('/')), *args[1:]]
+    with open(log_path, 'w') as log:
+        code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        with open(log_path) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {code}); {log_path} ends:\n{tail}')
+
+
+def extra_pictures(done: dict[str, dict], repo_root: str, out_dir: str, logs: str) -> dict:
+    """A Grad-CAM++ map of the classifier (tools/visualization/vis_cam.py) and each run's
+    training curves (tools/analysis/analyze_logs.py); returns their paths by name."""
+    pictures = {}
+    if 'cls' in done:
+        task = TASKS['cls']
+        path = osp.join(out_dir, 'classification_gradcam.png')
+        sample = osp.join(task.data_root, task.samples[SHAPES.index('star')])
+        config = osp.join(repo_root, 'configs', 'toy', task.config)
+        checkpoint = done['cls']['checkpoint']
+        run_tool(
+            repo_root,
+            ['visualization/vis_cam.py', sample, config, checkpoint, '--save-path', path],
+            osp.join(logs, 'vis_cam.log'),
+        )
+        pictures['gradcam'] = path
+    for key, info in done.items():
+        path = osp.join(out_dir, f'{TASKS[key].name}_curves.png')
+        keys = ['loss', *TASKS[key].metrics]
+        run_tool(
+            repo_root,
+            [
+                'analysis/analyze_logs.py',
+                'plot-curve',
+                info['work_dir'],
+                '--keys',
+                *keys,
+                '--out',
+                path,
+            ],
+            osp.join(logs, f'curves_{key}.log'),
+        )
+        pictures[f'{key}_curves'] = path
+    return pictures
+
+
+def run(
+    tasks: Sequence[str],
+    repo_root: str,
+    out_dir: str = 'work_dirs/main_job',
+    seed: int = 0,
+    reporter=None,
+) -> dict:
+    """Run the main job in the current directory (``data/`` and ``work_dirs/`` are made there).
+
+    Args:
+        tasks: Keys of :data:`TASKS` to run, in order; detection and segmentation need the toy
+            classifier (task ``cls`` first, or a finished run in :data:`CLASSIFIER_WORK_DIR`).
+        repo_root: The repository (its ``configs/`` and ``tools/``).
+        out_dir: Where the summary, logs and pictures go.
+        seed: Training seed of every run (the datasets are fixed).
+        reporter: Gets ``add(description, total) -> id`` and ``update(id, done, description)``
+            calls as the job goes; None reports nothing.
+
+    Returns:
+        The summary (also written to ``out_dir/summary.json``): per task its metrics, wall time,
+        work dir, checkpoint and picture; the seed, the total wall time and the machine.
+    """
+    from .. import engine  # noqa: F401  (registers ProgressHook for the runs)
+
+    unknown = [key for key in tasks if key not in TASKS]
+    if unknown:
+        raise ValueError(f'unknown tasks {unknown}; the main job has {list(TASKS)}')
+    if 'cls' not in tasks and not osp.exists(osp.join(CLASSIFIER_WORK_DIR, 'last_checkpoint')):
+        raise FileNotFoundError(
+            'detection and segmentation start from the toy classifier, and '
+            f'{CLASSIFIER_WORK_DIR} has none: run the classification task too (or first)'
+        )
+    reporter = reporter or _SilentReporter()
+    logs, pictures_dir = osp.join(out_dir, 'logs'), osp.join(out_dir, 'pictures')
+    os.makedirs(logs, exist_ok=True)
+    start = time.perf_counter()
+    ordered = [TASKS[key] for key in TASKS if key in tasks]
+
+    data_id = reporter.add('writing the datasets', len(ordered))
+    for i, task in enumerate(ordered, 1):
+        task.write_data(task.data_root)
+        reporter.update(data_id, i)
+
+    done: dict[str, dict] = {}
+    for task in ordered:
+        task_id = reporter.add(f'{task.name}: training', 1)
+
+        def on_progress(phase, it, total, task=task, task_id=task_id):
+            state = {'train': 'training', 'val': 'validating', 'done': 'done'}[phase]
+            reporter.update(task_id, it, f'{task.name}: {state}', total=total)
+
+        seconds = train(task, repo_root, seed, osp.join(logs, f'train_{task.key}.log'), on_progress)
+        work_dir = work_dir_of(task)
+        done[task.key] = dict(
+            config=f'configs/toy/{task.config}',
+            work_dir=work_dir,
+            checkpoint=checkpoint_of(work_dir),
+            metrics={key: last_metric(work_dir, key) for key in task.metrics},
+            wall_time_s=round(seconds, 1),
+        )
+
+    draw_id = reporter.add('drawing predictions', len(ordered) + 1)
+    # The inferencers print model-loading notes and warnings: they go to a log, not the screen.
+    with open(osp.join(logs, 'draw.log'), 'w') as log:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            for i, task in enumerate(ordered, 1):
+                config = osp.join(repo_root, 'configs', 'toy', task.config)
+                done[task.key]['picture'] = draw_predictions(
+                    task, config, done[task.key]['checkpoint'], pictures_dir
+                )
+                reporter.update(draw_id, i)
+    extras = extra_pictures(done, repo_root, pictures_dir, logs)
+    reporter.update(draw_id, len(ordered) + 1)
+    summary = dict(
+        tasks={TASKS[key].name: info for key, info in done.items()},
+        extra_pictures=extras,
+        seed=seed,
+        total_wall_time_s=round(time.perf_counter() - start, 1),
+        machine=machine(),
+    )
+    with open(osp.join(out_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def machine() -> dict:
+    """What the job ran on: the CPU model (as ``lscpu`` names it), cores, threads, versions."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open('/proc/cpuinfo') as f:
+            cpu = next(
+                (ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), cpu
+            )
+    return dict(
+        device=torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu',
+        cpu=cpu,
+        cpu_count=os.cpu_count(),
+        torch_threads=torch.get_num_threads(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+    )
+
+
+class _SilentReporter:
+    def add(self, description: str, total: int) -> int:
+        return 0
+
+    def update(self, task_id: int, completed: int, description=None, total=None) -> None:
+        pass
+
+
+__all__ = ['TASKS', 'ToyTask', 'draw_predictions', 'run', 'train']
