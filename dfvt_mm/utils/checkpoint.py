@@ -141,6 +141,14 @@ def _weights_only_reason(message: str) -> str:
 _CORRUPT = re.compile(r'PytorchStreamReader|magic number|unexpected EOF|corrupt', re.IGNORECASE)
 
 
+def _looks_like_torch_save(filename: str) -> bool:
+    """Whether the file starts as torch.save's files do: a zip archive, or (the legacy format)
+    a pickle of protocol 2 or later. Tells a foreign file from a pickle that torch refused."""
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    return head == b'PK\x03\x04' or head[:1] == pickle.PROTO
+
+
 def load_from_local(filename: str, map_location: Any = None) -> Any:
     """Load a local checkpoint with ``weights_only=True`` and mmengine's types allow-listed.
 
@@ -172,9 +180,10 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
         with _checkpoint_globals():
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        if 'Weights only load failed' not in str(e):
+        if 'Weights only load failed' not in str(e) or not _looks_like_torch_save(filename):
             raise CorruptCheckpointError(
-                f'{filename} is not a torch checkpoint ({e}); check the path, or save it again'
+                f'{filename} is not a torch checkpoint (neither a zip archive nor a pickle, as '
+                f'torch.save writes); check the path, or download or save it again'
             ) from None
         raise UnsafeCheckpointError(
             f'{filename}: refused to load it ({_weights_only_reason(str(e))}): it holds more '
