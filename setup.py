@@ -31,6 +31,8 @@ setup(
         'optional': parse_requirements('optional'),
         'mim': parse_requirements('mim'),
         'build': parse_requirements('build'),
+        # mmdeploy itself is installed with --no-deps (see requirements/deploy.txt).
+        'deploy': parse_requirements('deploy'),
     },
     license='Apache License 2.0',
     zip_safe=False,

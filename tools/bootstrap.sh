@@ -30,9 +30,12 @@ fi
 # requests~=2.28: installing them would break torch and mmengine. `mim train/test/run` need none
 # of that, so openmim goes in without its dependencies, next to the ones those commands use.
 pip install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/optional.txt \
-    -r requirements/mim.txt
+    -r requirements/mim.txt -r requirements/deploy.txt
 pip install -q --no-deps "openmim==0.3.9"
+# mmdeploy 1.3.1 declares protobuf<=3.20.2, which onnx 1.23 refuses; its export and onnxruntime
+# paths need only what requirements/deploy.txt installs above.
+pip install -q --no-deps "mmdeploy==1.3.1"
 pip install -q --no-deps --no-build-isolation -e .
-"$VENV/bin/python" -c "import torch, torchvision.ops, mmcv.ops, mmpretrain.models, mmdet.models, mmseg.models, dfvt_mm, mim"
+"$VENV/bin/python" -c "import torch, torchvision.ops, mmcv.ops, mmpretrain.models, mmdet.models, mmseg.models, dfvt_mm, mim, onnxruntime, mmdeploy.apis"
 touch "$VENV/.installed"
 echo "[bootstrap] environment ready in $VENV"
