@@ -1,0 +1,23 @@
+"""Deployment of DFvT models to onnxruntime through mmdeploy (``tools/deployment/deploy.py``).
+
+Importing this package registers :mod:`.mmdeploy_patches`' rewriter with mmdeploy; it needs the
+deploy extras (``requirements/deploy.txt`` and ``mmdeploy`` installed with ``--no-deps``).
+"""
+
+from .check import Check, check_onnx
+from .export import export_onnx, load_deploy_configs, task_of
+from .mmdeploy_patches import adaptive_avg_pool2d_static, torchscript_onnx_export
+from .runtime import OnnxRuntimeModel, compare_speed, time_calls
+
+__all__ = [
+    'Check',
+    'OnnxRuntimeModel',
+    'adaptive_avg_pool2d_static',
+    'check_onnx',
+    'compare_speed',
+    'export_onnx',
+    'load_deploy_configs',
+    'task_of',
+    'time_calls',
+    'torchscript_onnx_export',
+]

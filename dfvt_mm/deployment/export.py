@@ -1,0 +1,134 @@
+"""Export a DFvT model of any of the three tasks to ONNX with mmdeploy.
+
+mmdeploy does the work: its task processors build the model and its test-time input from the
+configs, its rewriters turn the post-processing (softmax, argmax, RPN and R-CNN NMS, RoIAlign,
+mask head) into ONNX graph nodes. :mod:`.mmdeploy_patches` closes the three gaps between
+mmdeploy 1.3.1 and torch 2.13.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from typing import Any
+
+import mmengine
+import numpy as np
+import torch
+from mmengine.config import Config
+
+from . import mmdeploy_patches
+
+# mmdeploy codebase names of the three tasks -> the task names this package reports.
+TASKS = {'mmpretrain': 'classification', 'mmseg': 'segmentation', 'mmdet': 'instance-seg'}
+
+
+def load_deploy_configs(
+    deploy_cfg: str | Config, model_cfg: str | Config, cfg_options: dict | None = None
+) -> tuple[Config, Config]:
+    """Load a deploy config and a model config, applying ``cfg_options`` to the model config.
+
+    Raises:
+        ValueError: the deploy config is not an onnxruntime config of one of the three tasks.
+    """
+    from mmdeploy.utils import load_config
+
+    deploy_cfg, model_cfg = load_config(deploy_cfg, model_cfg)
+    if cfg_options:
+        model_cfg.merge_from_dict(cfg_options)
+    codebase = deploy_cfg.get('codebase_config', {}).get('type')
+    if codebase not in TASKS:
+        raise ValueError(
+            f'{deploy_cfg.filename}: codebase_config.type is {codebase!r}; the deploy configs '
+            f'here are for {sorted(TASKS)} (see configs/deploy/)'
+        )
+    backend = deploy_cfg.get('backend_config', {}).get('type')
+    if backend != 'onnxruntime':
+        raise ValueError(
+            f'{deploy_cfg.filename}: backend_config.type is {backend!r}; only onnxruntime is '
+            f'supported (see configs/deploy/)'
+        )
+    return deploy_cfg, model_cfg
+
+
+def task_of(deploy_cfg: Config) -> str:
+    """``'classification'``, ``'segmentation'`` or ``'instance-seg'``."""
+    return TASKS[deploy_cfg.codebase_config.type]
+
+
+def build_task_processor(deploy_cfg: Config, model_cfg: Config, device: str = 'cpu') -> Any:
+    """mmdeploy's task processor of the configs (builds models and inputs)."""
+    from mmdeploy.apis import build_task_processor as build
+
+    return build(model_cfg, deploy_cfg, device)
+
+
+def create_input(
+    task_processor: Any, deploy_cfg: Config, img: str | np.ndarray | list
+) -> tuple[dict, torch.Tensor]:
+    """The test-time data and the preprocessed batch of ``img`` (one image or a list), as
+    mmdeploy makes them for export: the model's test pipeline and data preprocessor, resized to
+    ``onnx_config.input_shape`` when the deploy config fixes one."""
+    from mmdeploy.utils import get_input_shape
+
+    if isinstance(img, str) and not osp.isfile(img):
+        raise FileNotFoundError(f'image {img} does not exist; pass an image file the model reads')
+    torch_model = getattr(task_processor, '_dfvt_torch_model', None)
+    preprocessor = torch_model.data_preprocessor if torch_model is not None else None
+    data, inputs = task_processor.create_input(
+        img, get_input_shape(deploy_cfg), data_preprocessor=preprocessor
+    )
+    if isinstance(inputs, (list, tuple)):
+        inputs = inputs[0] if len(inputs) == 1 else torch.stack(list(inputs))
+    return data, inputs
+
+
+def build_pytorch_model(task_processor: Any, checkpoint: str | None) -> torch.nn.Module:
+    """The PyTorch model (eval mode) with the checkpoint's weights, cached on the processor."""
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'checkpoint {checkpoint} does not exist; pass a checkpoint of the model config '
+            f'(tools/train.py writes them under work_dirs/)'
+        )
+    model = task_processor.build_pytorch_model(checkpoint)
+    task_processor._dfvt_torch_model = model
+    return model
+
+
+def export_onnx(
+    deploy_cfg: str | Config,
+    model_cfg: str | Config,
+    checkpoint: str | None,
+    img: str | np.ndarray,
+    work_dir: str,
+    device: str = 'cpu',
+    cfg_options: dict | None = None,
+) -> str:
+    """Export the model to ONNX with mmdeploy's ``torch2onnx``.
+
+    Args:
+        deploy_cfg: A deploy config (``configs/deploy/*.py``) or its path.
+        model_cfg: The model config or its path.
+        checkpoint: The model's checkpoint; None exports randomly initialised weights.
+        img: The image traced through the model (also sets the input size of static axes).
+        work_dir: Where to write the ONNX file (``onnx_config.save_file``).
+        device: Device to trace on.
+        cfg_options: Overrides of the model config (e.g. ``{'model.backbone.init_cfg': None}``).
+
+    Returns:
+        The path of the ONNX file.
+    """
+    from mmdeploy.apis import torch2onnx
+
+    deploy_cfg, model_cfg = load_deploy_configs(deploy_cfg, model_cfg, cfg_options)
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
+    if isinstance(img, str) and not osp.isfile(img):
+        raise FileNotFoundError(f'image {img} does not exist; pass an image file the model reads')
+    mmengine.mkdir_or_exist(work_dir)
+    save_file = deploy_cfg.onnx_config.save_file
+    with mmdeploy_patches.torchscript_onnx_export():
+        torch2onnx(img, work_dir, save_file, deploy_cfg, model_cfg, checkpoint, device=device)
+    path = osp.join(work_dir, save_file)
+    if not osp.isfile(path):
+        raise RuntimeError(f'mmdeploy reported no error but wrote no {path}')
+    return path

@@ -1,0 +1,95 @@
+"""What mmdeploy 1.3.1 (the last release, 2023) needs to export DFvT models with torch 2.13.
+
+Three gaps, each seen here, each closed as narrowly as it can be:
+
+1. ``torch.onnx.export`` defaults to ``dynamo=True`` since torch 2.9. mmdeploy's export call passes
+   no ``dynamo`` and relies on the TorchScript exporter: its function rewriters patch the model's
+   code while it is *traced*, and its symbolic rewriters register TorchScript symbolics. Under the
+   dynamo default its call fails in ``torch.export`` ("mismatch between the structure of inputs
+   and dynamic_shapes"). :func:`torchscript_onnx_export` makes calls without ``dynamo`` use the
+   TorchScript exporter, only while it is active (a caller's explicit ``dynamo`` is kept).
+2. mmdeploy's RoIAlign symbolic (Mask R-CNN) imports ``_cast_Long`` from
+   ``torch.onnx.symbolic_opset9``, a helper torch has since removed; the same context manager
+   provides it (a cast to int64, what the helper did) and removes it again on exit.
+3. mmdeploy replaces ``adaptive_avg_pool2d`` by ``avg_pool2d`` with kernel = stride =
+   ``floor(size / output)``: equal only where the output size divides the input size. UperNet's
+   pyramid pooling (scales 1, 2, 3, 6) on DFvT's stride-32 map rarely divides it (a 16x16 map
+   pooled to 3x3 averages other pixels; a 3x3 map pooled to 6x6 fails with a zero stride). The
+   rewriter below computes adaptive pooling's own bins instead; mmdeploy prefers a rewriter
+   registered for the backend over its default one, so it applies to onnxruntime exports only.
+
+Importing this module registers the rewriter; nothing else changes until
+:func:`torchscript_onnx_export` is entered (``dfvt_mm.deployment.export_onnx`` does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+import torch.onnx.symbolic_opset9 as symbolic_opset9
+from mmdeploy.core import FUNCTION_REWRITER
+from torch import Tensor
+from torch.nn.modules.utils import _pair
+
+
+def _cast_long(g, input, non_blocking: bool):  # noqa: ANN001 (TorchScript graph objects)
+    """torch's removed ``symbolic_opset9._cast_Long``: an ONNX Cast to int64."""
+    return g.op('Cast', input, to_i=torch.onnx.TensorProtoDataType.INT64)
+
+
+@contextlib.contextmanager
+def torchscript_onnx_export() -> Iterator[None]:
+    """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter
+    and give mmdeploy's symbolics the torch helpers they import, for the duration of the block."""
+    original_export = torch.onnx.export
+
+    @functools.wraps(original_export)
+    def export(*args, **kwargs):  # noqa: ANN002, ANN003 (torch.onnx.export's own signature)
+        kwargs.setdefault('dynamo', False)
+        return original_export(*args, **kwargs)
+
+    had_cast_long = hasattr(symbolic_opset9, '_cast_Long')
+    torch.onnx.export = export
+    if not had_cast_long:
+        symbolic_opset9._cast_Long = _cast_long
+    try:
+        yield
+    finally:
+        torch.onnx.export = original_export
+        if not had_cast_long:
+            del symbolic_opset9._cast_Long
+
+
+def adaptive_avg_pool2d_static(input: Tensor, output_size: int | tuple) -> Tensor:
+    """``F.adaptive_avg_pool2d`` as plain slices and means, for a map whose size is known.
+
+    Bin ``i`` of ``n`` over a side of ``L`` covers ``[floor(i * L / n), ceil((i + 1) * L / n))``,
+    as in PyTorch's kernel; where ``n`` divides ``L`` this is one ``avg_pool2d``.
+    """
+    H, W = (int(size) for size in input.shape[-2:])
+    oh, ow = (side if out is None else int(out) for out, side in zip(_pair(output_size), (H, W)))
+    if H % oh == 0 and W % ow == 0:
+        return F.avg_pool2d(input, (H // oh, W // ow))
+    rows = []
+    for i in range(oh):
+        top, bottom = i * H // oh, -(-(i + 1) * H // oh)
+        cells = [
+            input[..., top:bottom, j * W // ow : -(-(j + 1) * W // ow)].mean(
+                dim=(-2, -1), keepdim=True
+            )
+            for j in range(ow)
+        ]
+        rows.append(torch.cat(cells, dim=-1))
+    return torch.cat(rows, dim=-2)
+
+
+@FUNCTION_REWRITER.register_rewriter(
+    func_name='torch.nn.functional.adaptive_avg_pool2d', backend='onnxruntime'
+)
+def adaptive_avg_pool2d__onnxruntime(input: Tensor, output_size: int | tuple) -> Tensor:
+    """mmdeploy rewriter: exact adaptive average pooling in onnxruntime exports."""
+    return adaptive_avg_pool2d_static(input, output_size)

@@ -1,0 +1,230 @@
+"""Deployment through mmdeploy to onnxruntime: export and check each task on the toy configs.
+
+Each model is built from its toy config with random (seeded) weights saved to a temporary
+checkpoint, exported with a deploy config of configs/deploy/, and checked in onnxruntime against
+PyTorch at batch 1 and 2 through the same ONNX file.
+"""
+
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('onnxruntime', reason='deploy extras not installed (requirements/deploy.txt)')
+pytest.importorskip('mmdeploy', reason='mmdeploy not installed (tools/bootstrap.sh)')
+
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import MODELS, DefaultScope, init_default_scope  # noqa: E402
+
+import dfvt_mm  # noqa: E402, F401
+from dfvt_mm.deployment import (  # noqa: E402
+    OnnxRuntimeModel,
+    adaptive_avg_pool2d_static,
+    check_onnx,
+    export_onnx,
+    torchscript_onnx_export,
+)
+from tests.conftest import REPO_ROOT, load_tool  # noqa: E402
+
+TASKS = {
+    # task: (deploy config, toy model config, scope, image height, width)
+    'cls': (
+        'classification_onnxruntime_dynamic-batch.py',
+        'dfvt_t_toy_in1k.py',
+        'mmpretrain',
+        72,
+        80,
+    ),
+    'seg': (
+        'segmentation_onnxruntime_dynamic-batch.py',
+        'upernet_dfvt_t_toy_ade20k.py',
+        'mmseg',
+        96,
+        96,
+    ),
+    'det': (
+        'instance-seg_onnxruntime_dynamic-batch.py',
+        'mask_rcnn_dfvt_t_toy_coco.py',
+        'mmdet',
+        128,
+        176,
+    ),
+}
+# The toy configs name a pretrained classifier; the tests start from random weights.
+CFG_OPTIONS = {'model.backbone.init_cfg': None}
+
+
+def _paths(task: str) -> tuple[str, str]:
+    deploy, model, *_ = TASKS[task]
+    return osp.join(REPO_ROOT, 'configs', 'deploy', deploy), osp.join(
+        REPO_ROOT, 'configs', 'toy', model
+    )
+
+
+def _save_random_checkpoint(task: str, path: str, seed: int = 0) -> None:
+    cfg = Config.fromfile(_paths(task)[1])
+    cfg.merge_from_dict(CFG_OPTIONS)
+    scope = TASKS[task][2]
+    init_default_scope(scope)
+    torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+
+
+def _write_image(task: str, path: str) -> None:
+    import cv2
+
+    H, W = TASKS[task][3:]
+    rng = np.random.RandomState(0)
+    image = (rng.rand(H, W, 3) * 60 + 100).astype(np.uint8)
+    # A few flat shapes, so that the image has structure as the toy datasets do.
+    cv2.circle(image, (W // 3, H // 2), H // 5, (230, 40, 40), -1)
+    cv2.rectangle(image, (W // 2, H // 4), (W // 2 + H // 3, H // 4 + H // 3), (30, 200, 60), -1)
+    cv2.imwrite(path, image)
+
+
+_EXPORTS: dict = {}
+
+
+def _export(task: str, tmp_path_factory) -> tuple[str, str, str, str]:
+    """(task, onnx file, checkpoint, image), exported once per test session."""
+    if task not in _EXPORTS:
+        tmp = tmp_path_factory.mktemp(f'deploy_{task}')
+        checkpoint, image = str(tmp / 'model.pth'), str(tmp / 'image.png')
+        _save_random_checkpoint(task, checkpoint)
+        _write_image(task, image)
+        deploy_cfg, model_cfg = _paths(task)
+        onnx_file = export_onnx(
+            deploy_cfg, model_cfg, checkpoint, image, str(tmp / 'work'), cfg_options=CFG_OPTIONS
+        )
+        _EXPORTS[task] = (task, onnx_file, checkpoint, image)
+    return _EXPORTS[task]
+
+
+@pytest.fixture(params=list(TASKS))
+def exported(request, tmp_path_factory):
+    return _export(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def exported_classifier(tmp_path_factory):
+    return _export('cls', tmp_path_factory)
+
+
+def test_export_matches_pytorch(exported):
+    task, onnx_file, checkpoint, image = exported
+    deploy_cfg, model_cfg = _paths(task)
+    checks = check_onnx(
+        onnx_file, deploy_cfg, model_cfg, checkpoint, image, cfg_options=CFG_OPTIONS
+    )
+    by_name = {check.name: check for check in checks}
+    failed = [(c.name, c.value, c.limit) for c in checks if c.passed is False]
+    assert not failed, failed
+    # Every check ran at batch 1 and at batch 2 (dynamic batch) through the same file.
+    assert {name.rsplit(', ', 1)[1] for name in by_name} == {'batch 1', 'batch 2'}
+    if task == 'cls':
+        for n in (1, 2):
+            assert by_name[f'logits, batch {n}'].value <= 1e-4
+            assert by_name[f'top-1 classes differing, batch {n}'].value == 0
+    elif task == 'seg':
+        for n in (1, 2):
+            assert by_name[f'seg logits, batch {n}'].value <= 1e-4
+            assert by_name[f'label pixels differing, batch {n}'].value == 0
+    else:
+        for n in (1, 2):
+            assert by_name[f'unmatched detections, batch {n}'].value == 0
+            assert by_name[f'box corners, batch {n}'].value <= 0.01
+            assert by_name[f'masks, batch {n}'].value <= 0.01
+        # Random weights still give detections (else the box and mask checks compare nothing).
+        assert not by_name['unmatched detections, batch 1'].detail.startswith('0 matched')
+
+
+def test_dynamic_batch_static_size(exported):
+    """Batch is a named (dynamic) axis of the graph; height and width are fixed numbers."""
+    import onnx
+
+    task, onnx_file, *_ = exported
+    dims = onnx.load(onnx_file).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == 'batch'
+    H, W = TASKS[task][3:]
+    if task == 'cls':
+        H = W = 64  # the toy test pipeline's centre crop
+    if task == 'det':
+        W = 192  # padded to a multiple of 32 by the data preprocessor
+    assert [dims[1].dim_value, dims[2].dim_value, dims[3].dim_value] == [3, H, W]
+
+
+def test_onnxruntime_model_runs_a_batch(exported_classifier):
+    """OnnxRuntimeModel (what the benchmark uses) on a batch of 3, against PyTorch's scores."""
+    task, onnx_file, checkpoint, _ = exported_classifier
+    from mmengine.runner import load_checkpoint
+
+    cfg = Config.fromfile(_paths(task)[1])
+    cfg.merge_from_dict(CFG_OPTIONS)
+    init_default_scope('mmpretrain')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model).eval()
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    batch = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    outputs = OnnxRuntimeModel(onnx_file, threads=1)(batch)
+    with torch.no_grad():
+        scores = model(batch, mode='tensor').softmax(1).numpy()
+    assert outputs['output'].shape == (3, 5)
+    assert np.abs(outputs['output'] - scores).max() <= 1e-4
+
+
+def test_check_fails_on_other_weights(exported_classifier, tmp_path):
+    """A file exported from other weights fails the check; the command passes on its own export."""
+    task, onnx_file, _, image = exported_classifier
+    other = str(tmp_path / 'other.pth')
+    _save_random_checkpoint(task, other, seed=1)
+    deploy_cfg, model_cfg = _paths(task)
+    checks = check_onnx(onnx_file, deploy_cfg, model_cfg, other, image, cfg_options=CFG_OPTIONS)
+    assert {c.name for c in checks if c.passed is False} >= {'logits, batch 1', 'logits, batch 2'}
+
+    deploy = load_tool('deployment', 'deploy.py')
+    argv = [deploy_cfg, model_cfg, other, image, '--work-dir', str(tmp_path / 'cli')]
+    argv += ['--cfg-options', 'model.backbone.init_cfg=None']
+    assert deploy.main(argv) == 0  # exported from `other` itself: the checks pass
+    assert osp.isfile(tmp_path / 'cli' / 'end2end.onnx')
+    with open(tmp_path / 'cli' / 'checks.json') as f:
+        assert all(check['passed'] for check in json.load(f))
+
+
+def test_bad_inputs_say_what_is_wrong(tmp_path):
+    deploy_cfg, model_cfg = _paths('cls')
+    with pytest.raises(FileNotFoundError, match='image .*missing.png does not exist'):
+        export_onnx(deploy_cfg, model_cfg, None, str(tmp_path / 'missing.png'), str(tmp_path))
+    wrong = tmp_path / 'tensorrt.py'
+    wrong.write_text(f"_base_ = ['{deploy_cfg}']\nbackend_config = dict(type='tensorrt')\n")
+    with pytest.raises(ValueError, match="backend_config.type is 'tensorrt'"):
+        export_onnx(str(wrong), model_cfg, None, str(tmp_path / 'x.png'), str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    'size, out',
+    [((16, 16), (3, 3)), ((3, 3), (6, 6)), ((7, 5), (2, 3)), ((12, 12), (6, 6)), ((4, 4), 1)],
+)
+def test_adaptive_pooling_is_exact(size, out):
+    """The onnxruntime rewriter of adaptive_avg_pool2d equals PyTorch's on sizes that do not
+    divide (mmdeploy's default rewrite changes the bins there, or fails on maps smaller than the
+    output)."""
+    x = torch.randn(2, 4, *size, generator=torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.adaptive_avg_pool2d(x, out)
+    assert torch.allclose(adaptive_avg_pool2d_static(x, out), expected, atol=1e-6)
+
+
+def test_export_patch_is_scoped():
+    import torch.onnx.symbolic_opset9 as symbolic_opset9
+
+    export = torch.onnx.export
+    had_cast_long = hasattr(symbolic_opset9, '_cast_Long')
+    with torchscript_onnx_export():
+        assert torch.onnx.export is not export
+        assert hasattr(symbolic_opset9, '_cast_Long')
+    assert torch.onnx.export is export
+    assert hasattr(symbolic_opset9, '_cast_Long') == had_cast_long
