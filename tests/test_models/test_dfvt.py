@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -7,7 +8,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from dfvt_mm.models import DFvT
 from dfvt_mm.models.backbones.dfvt import DANE, space_to_depth
-from dfvt_mm.models.layers.window_attention import window_geometry
 
 ARCHS = {'tiny': (48, [1, 1, 2, 1]), 'small': (96, [1, 1, 2, 1]), 'base': (128, [2, 2, 6, 2])}
 
@@ -138,6 +138,9 @@ def test_norm_eval():
 
 
 def test_gradients_reach_every_parameter():
+    # Seeded: with batch 2, drop path drops a whole residual branch for about 1 seed in 8, and
+    # the test then failed depending on what earlier tests drew from the global generator.
+    torch.manual_seed(0)
     model = det_model(drop_path_rate=0.1).train()
     outs = model(torch.rand(2, 3, 80, 96))
     sum((o * torch.randn_like(o)).sum() for o in outs).backward()
@@ -184,16 +187,66 @@ def test_authors_init():
     assert abs(conv.std().item() - math.sqrt(2 / 48)) < 0.03
 
 
-def test_window_geometry_is_cached():
+def train_step(model, x):
+    """Forward in train mode and backward; the parameters without a gradient."""
+    model.train()
+    sum((o * o).mean() for o in model(x)).backward()
+    return [n for n, p in model.named_parameters() if p.grad is None]
+
+
+# 160x192 reaches every window layout of DFvT-T: several windows (stage 0), a padded map and a
+# shifted window with its mask (stage 2, 5x6 padded to 7x7, with pad_small_map), and with
+# pad_small_map=False windows shrunk to small maps.
+@pytest.mark.parametrize('pad_small_map', [True, False])
+@pytest.mark.parametrize('order', ['inference_first', 'training_first'])
+def test_inference_mode_and_training_share_a_model(order, pad_small_map):
+    """Issue 10.4: tensors made under inference_mode must never reach autograd later."""
+    model = DFvT(out_indices=(0, 1, 2, 3), pad_small_map=pad_small_map)
+    x = torch.rand(1, 3, 160, 192)
+    if order == 'training_first':
+        assert not train_step(model, x)
+    model.eval()
+    state = copy.deepcopy(model.state_dict())
+    with torch.inference_mode():
+        ref = model(x)
+    model.zero_grad()
+    assert not train_step(model, x)
+    model.load_state_dict(state)  # training moved the BatchNorm statistics
+    with torch.inference_mode():
+        again = model.eval()(x)
+    for r, a in zip(ref, again):
+        torch.testing.assert_close(a, r)
+
+
+def test_window_geometry_follows_dtype_and_device():
     model = det_model().eval()
     x = torch.rand(1, 3, 160, 192)
     with torch.no_grad():
-        model(x)
-        before = window_geometry.cache_info()
-        model(x)
-        after = window_geometry.cache_info()
-    assert after.misses == before.misses
-    assert after.hits > before.hits
+        ref = model(x)
+        outs64 = model.to(torch.float64)(x.double())
+    for r, o in zip(ref, outs64):
+        assert o.dtype == torch.float64
+        torch.testing.assert_close(o.float(), r, atol=1e-4, rtol=1e-4)
+    index = model.stages[0].blocks[0].attn.relative_position_index
+    assert index.dtype == torch.long  # an index stays an index under .to(dtype)
+    with torch.no_grad():
+        outs16 = model.to(torch.bfloat16)(x.bfloat16())
+    assert all(o.dtype == torch.bfloat16 and torch.isfinite(o).all() for o in outs16)
+    model.to(device='meta', dtype=torch.float32)
+    assert model.stages[0].blocks[0].attn.relative_position_index.is_meta
+    outs = model(torch.rand(2, 3, 160, 192, device='meta'))
+    assert [tuple(o.shape) for o in outs] == [
+        (2, 48 * 2**i, 40 // 2**i, 48 // 2**i) for i in range(4)
+    ]
+
+
+def test_no_geometry_in_state_dicts():
+    """The geometry buffers are not persistent: checkpoints keep exactly the weights."""
+    model = det_model()
+    weights = {n for n, _ in model.named_parameters()}
+    bn_stats = {n for n, _ in model.named_buffers() if 'relative_position_index' not in n}
+    assert set(model.state_dict()) == weights | bn_stats
+    assert not any('relative_position_index' in k or 'mask' in k for k in model.state_dict())
 
 
 def test_space_to_depth_order():
