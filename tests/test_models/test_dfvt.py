@@ -313,3 +313,78 @@ def test_conv_layers_are_bias_free_where_authors_are():
     convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
     with_bias = sorted(n for n, m in convs.items() if m.bias is not None)
     assert with_bias == ['patch_embed.0.conv', 'patch_embed.1.conv']
+
+
+def perturb_batchnorms(model, seed=0):
+    """Random BatchNorm statistics and affine parameters, so that folding them is a real test."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.3)
+                m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=gen) * 0.3)
+    return model
+
+
+@pytest.mark.parametrize('pad_small_map', [True, False])
+def test_switch_to_deploy_equals_eval(pad_small_map):
+    torch.manual_seed(0)
+    model = DFvT(out_indices=(0, 1, 2, 3), pad_small_map=pad_small_map)
+    model = perturb_batchnorms(model).eval()
+    x = torch.rand(2, 3, 97, 131)
+    with torch.no_grad():
+        ref = model(x)
+        model.switch_to_deploy()
+        model.switch_to_deploy()  # a second call changes nothing
+        outs = model(x)
+    assert model.deploy
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    for r, o in zip(ref, outs):
+        assert (o - r).abs().max() <= 1e-4
+
+
+def test_deploy_argument_builds_the_folded_structure():
+    """A checkpoint saved after switch_to_deploy loads strictly into DFvT(deploy=True)."""
+    torch.manual_seed(0)
+    folded = perturb_batchnorms(det_model()).eval()
+    folded.switch_to_deploy()
+    built = det_model(deploy=True).eval()
+    assert set(built.state_dict()) == set(folded.state_dict())
+    assert not any(isinstance(m, _BatchNorm) for m in built.modules())
+    built.load_state_dict(folded.state_dict(), strict=True)
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        for a, b in zip(built(x), folded(x)):
+            torch.testing.assert_close(a, b)
+    # Every conv has a bias now; the default model's keys are the authors' (converter tests).
+    convs = [m for m in built.modules() if isinstance(m, nn.Conv2d)]
+    assert all(c.bias is not None for c in convs if c.kernel_size == (3, 3))
+
+
+def test_deploy_keeps_frozen_stages_frozen():
+    model = det_model(frozen_stages=2)
+    model.switch_to_deploy()
+    model.train()
+    for module in (model.patch_embed, model.stages[0], model.stages[1], model.norm1, model.fuse1):
+        assert all(not p.requires_grad for p in module.parameters())
+    assert all(p.requires_grad for p in model.stages[2].parameters())
+
+
+def test_deploy_needs_batchnorm():
+    with pytest.raises(ValueError, match='folds BatchNorm'):
+        DFvT(deploy=True, conv_norm_cfg=dict(type='GN', num_groups=4))
+
+
+def test_convs_run_channels_last():
+    """The speed of the conv part rests on channels_last maps (tokens are views of them)."""
+    model = det_model().eval()
+    x = model.patch_embed(torch.rand(2, 3, 64, 64).contiguous(memory_format=torch.channels_last))
+    with torch.no_grad():
+        tokens, x_sk = model.stages[0](x)
+    assert x_sk.is_contiguous(memory_format=torch.channels_last)
+    assert tokens.is_contiguous()
+    y = space_to_depth(x_sk)
+    assert y.is_contiguous(memory_format=torch.channels_last)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn import ConvModule, build_norm_layer, fuse_conv_bn
 from mmcv.cnn.bricks.drop import build_dropout
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.logging import MMLogger
@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...utils.checkpoint import CheckpointArchError, CheckpointLayoutError
-from ..layers import WindowMSA
+from ..layers import PointwiseConv2d, WindowMSA
 
 NUM_STAGES = 4
 
@@ -76,7 +76,10 @@ class DANE(BaseModule):
         """Fuse two channels-last maps (B, H, W, C) of the same shape."""
         gate = self.spatial(spatial) + self.channel(context.mean(dim=(1, 2), keepdim=True))
         w = torch.sigmoid(gate)
-        return spatial * w + context * (1 - w)
+        # context + w * (spatial - context) in one kernel instead of four; the dtypes are
+        # promoted as the arithmetic would (under autocast they can differ).
+        dtype = torch.promote_types(torch.promote_types(context.dtype, spatial.dtype), w.dtype)
+        return torch.lerp(context.to(dtype), spatial.to(dtype), w.to(dtype))
 
 
 class DFvTBlock(BaseModule):
@@ -157,12 +160,18 @@ def space_to_depth(x: Tensor) -> Tensor:
 
     Channel blocks in the authors' order (rows first):
     [x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2]].
+
+    Done channels-last: for a ``channels_last`` input it is one copy, and the result is
+    ``channels_last`` too (what the following depthwise conv runs fastest on).
     """
-    if x.shape[2] % 2 or x.shape[3] % 2:
-        x = F.pad(x, (0, x.shape[3] % 2, 0, x.shape[2] % 2))
-    return torch.cat(
-        [x[:, :, 0::2, 0::2], x[:, :, 1::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 1::2]], dim=1
-    )
+    B, C, H, W = x.shape
+    x = x.permute(0, 2, 3, 1)
+    if H % 2 or W % 2:
+        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+    H2, W2 = (H + 1) // 2, (W + 1) // 2
+    # (B, H2, row, W2, col, C) -> channel blocks ordered (col, row): the authors' order.
+    x = x.reshape(B, H2, 2, W2, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, H2, W2, 4 * C)
+    return x.permute(0, 3, 1, 2)
 
 
 class DFvTStage(BaseModule):
@@ -186,6 +195,8 @@ class DFvTStage(BaseModule):
         conv_norm_cfg: Config of the conv norm layers.
         act_cfg: Config of the conv activations.
         with_cp: Use gradient checkpointing in the blocks.
+        deploy: Build the convs with biases and without their norm layers (BatchNorm folded in,
+            see :meth:`DFvT.switch_to_deploy`).
         init_cfg: Initialization config dict.
     """
 
@@ -204,25 +215,29 @@ class DFvTStage(BaseModule):
         conv_norm_cfg: dict | None = None,
         act_cfg: dict | None = None,
         with_cp: bool = False,
+        deploy: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         norm_cfg = norm_cfg or dict(type='LN')
-        conv = dict(norm_cfg=conv_norm_cfg or dict(type='BN'), act_cfg=act_cfg or dict(type='SiLU'))
+        # Deploy: no norm, so mmcv's ConvModule gives every conv a bias (bias='auto').
+        conv_norm_cfg = None if deploy else conv_norm_cfg or dict(type='BN')
+        conv = dict(norm_cfg=conv_norm_cfg, act_cfg=act_cfg or dict(type='SiLU'))
+        pointwise = dict(type=PointwiseConv2d)  # a 1x1 conv that trains faster (same weights)
         C = embed_dims
         drop_paths = list(drop_paths) or [0.0] * depth
         self.last_stage = last_stage
 
         # Local map x_sk: 1x1, then two depthwise 3x3.
         self.local_conv = nn.Sequential(
-            ConvModule(C, C, 1, **conv),
+            ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
             ConvModule(C, C, 3, padding=1, groups=C, **conv),
             ConvModule(C, C, 3, padding=1, groups=C, **conv),
         )
         # Context Module's downsampling: depthwise 3x3 (stride 2 except in the last stage), 1x1.
         self.context_conv = nn.Sequential(
             ConvModule(C, C, 3, stride=1 if last_stage else 2, padding=1, groups=C, **conv),
-            ConvModule(C, C, 1, **conv),
+            ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
         )
         # Spatial Module: space-to-depth of x_sk, depthwise 3x3, 1x1 back to C; no activation.
         if last_stage:
@@ -238,7 +253,9 @@ class DFvTStage(BaseModule):
                     act_cfg=None,
                     norm_cfg=conv['norm_cfg'],
                 ),
-                ConvModule(4 * C, C, 1, act_cfg=None, norm_cfg=conv['norm_cfg']),
+                ConvModule(
+                    4 * C, C, 1, conv_cfg=pointwise, act_cfg=None, norm_cfg=conv['norm_cfg']
+                ),
             )
         self.blocks = ModuleList(
             [
@@ -268,12 +285,17 @@ class DFvTStage(BaseModule):
         )
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Run the stage on an NCHW map.
+        """Run the stage on a (B, C, H, W) map.
+
+        The convs run on ``channels_last`` memory (several times faster on CPUs than NCHW for
+        the 1x1 and depthwise convs here, and the max-pool too), so the tokens, which are
+        channels-last (B, H, W, C), are views of the conv outputs, not copies.
 
         Returns:
             The tokens after the blocks as a channels-last map (B, H', W', C) and the local map
-            ``x_sk`` (B, C, H, W) that the dense outputs fuse with.
+            ``x_sk`` (B, C, H, W) (``channels_last`` memory) that the dense outputs fuse with.
         """
+        x = x.contiguous(memory_format=torch.channels_last)
         x_sk = self.local_conv(x)
         x_inter = self.context_conv(x_sk)
         if self.last_stage:
@@ -320,6 +342,9 @@ class DFvT(BaseModule):
         norm_cfg: Config of the token norm layers. Defaults to ``dict(type='LN')``.
         conv_norm_cfg: Config of the conv norm layers. Defaults to ``dict(type='BN')``.
         act_cfg: Config of the conv activations. Defaults to ``dict(type='SiLU')``.
+        deploy: Build the inference structure of :meth:`switch_to_deploy`: every conv with a
+            bias and no conv norm layers, so that a checkpoint saved after ``switch_to_deploy``
+            (``tools/model_converters/reparameterize_model.py``) loads. Defaults to False.
         init_cfg: Initialization config. None gives the authors' initialization;
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` loads a converted
             checkpoint (the authors' own layout is converted on the fly).
@@ -366,6 +391,7 @@ class DFvT(BaseModule):
         norm_cfg: dict | None = None,
         conv_norm_cfg: dict | None = None,
         act_cfg: dict | None = None,
+        deploy: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
@@ -383,7 +409,18 @@ class DFvT(BaseModule):
         self.pad_small_map = pad_small_map
         self.num_features = [self.embed_dims * 2**i for i in range(NUM_STAGES)]
         norm_cfg = norm_cfg or dict(type='LN')
-        conv = dict(norm_cfg=conv_norm_cfg or dict(type='BN'), act_cfg=act_cfg or dict(type='SiLU'))
+        conv_norm_cfg = conv_norm_cfg or dict(type='BN')
+        norm_type = conv_norm_cfg.get('type')
+        norm_type = norm_type if isinstance(norm_type, type) else MODELS.get(norm_type)
+        if deploy and not (isinstance(norm_type, type) and issubclass(norm_type, _BatchNorm)):
+            raise ValueError(
+                f'deploy=True folds BatchNorm into the convs; conv_norm_cfg '
+                f'{conv_norm_cfg} is not a BatchNorm. Use deploy=False with this norm.'
+            )
+        self.deploy = deploy
+        conv = dict(
+            norm_cfg=None if deploy else conv_norm_cfg, act_cfg=act_cfg or dict(type='SiLU')
+        )
 
         C = self.embed_dims
         with warnings.catch_warnings():
@@ -413,9 +450,10 @@ class DFvT(BaseModule):
                     expand=i < num_built - 1,
                     pad_small_map=pad_small_map,
                     norm_cfg=norm_cfg,
-                    conv_norm_cfg=conv['norm_cfg'],
+                    conv_norm_cfg=conv_norm_cfg,
                     act_cfg=conv['act_cfg'],
                     with_cp=with_cp,
+                    deploy=deploy,
                 )
             )
 
@@ -424,7 +462,7 @@ class DFvT(BaseModule):
             if i < NUM_STAGES - 1:
                 self.add_module(
                     f'fuse{i}',
-                    nn.Conv2d(2 * self.num_features[i], self.num_features[i], 1, bias=False),
+                    PointwiseConv2d(2 * self.num_features[i], self.num_features[i], bias=False),
                 )
 
     def _parse_arch(self, arch: str | dict) -> dict:
@@ -574,7 +612,8 @@ class DFvT(BaseModule):
         # The authors' detection code pads to a multiple of the stem's stride 4.
         if H % 4 or W % 4:
             x = F.pad(x, (0, (-W) % 4, 0, (-H) % 4))
-        x = self.patch_embed(x)
+        # channels_last from the stem on: see DFvTStage.forward.
+        x = self.patch_embed(x.contiguous(memory_format=torch.channels_last))
         outs = []
         for i, stage in enumerate(self.stages):
             tokens, x_sk = stage(x)
@@ -611,6 +650,24 @@ class DFvT(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+    def switch_to_deploy(self) -> None:
+        """Fold every conv's BatchNorm (its running statistics) into the conv, for inference.
+
+        mmpretrain's convention for re-parameterisable backbones (RepVGG, MobileOne). The folded
+        model computes what this one computes in eval mode, without the BatchNorm kernels, and
+        has the state-dict layout of ``DFvT(..., deploy=True)``: each conv with a bias, no conv
+        norm keys. ``tools/model_converters/reparameterize_model.py`` saves such a checkpoint.
+        Calling it twice is harmless.
+        """
+        if self.deploy:
+            return
+        # mmcv's fuse_conv_bn folds each BatchNorm into the conv before it in the same parent
+        # (conv, bn in every ConvModule) and leaves an Identity where the BatchNorm was.
+        fuse_conv_bn(self)
+        self.deploy = True
+        # The folded weights are new Parameters: freeze what was frozen again.
+        self._freeze_stages()
 
 
 def _authors_init(m: nn.Module) -> None:
