@@ -56,13 +56,17 @@ def layout():
         return json.load(f)
 
 
-def test_classification_parity(official, repo_root, tmp_path):
+# deploy: the same after DFvT.switch_to_deploy() (BatchNorm folded into the convs).
+@pytest.mark.parametrize('deploy', [False, True], ids=['eager', 'deploy'])
+def test_classification_parity(official, repo_root, tmp_path, deploy):
     _, src, _ = official
     dst = tmp_path / 'cls.pth'
     assert 'classification checkpoint' in convert_with_tool(repo_root, src, dst)
     ref, arch, num_classes = load_reference(src)
     model = classifier(arch, num_classes).eval()
     load_checkpoint(model, str(dst), map_location='cpu', strict=True)
+    if deploy:
+        model.backbone.switch_to_deploy()
     with torch.no_grad():
         logits = model(ref['input'], mode='tensor')
         features = model.extract_feat(ref['input'])[0]
@@ -71,7 +75,8 @@ def test_classification_parity(official, repo_root, tmp_path):
     assert (logits - ref['expected']['logits']).abs().max() <= TOL
 
 
-def test_detection_parity(official, repo_root, tmp_path):
+@pytest.mark.parametrize('deploy', [False, True], ids=['eager', 'deploy'])
+def test_detection_parity(official, repo_root, tmp_path, deploy):
     _, _, src = official
     dst = tmp_path / 'det.pth'
     assert 'detection checkpoint' in convert_with_tool(repo_root, src, dst)
@@ -84,6 +89,8 @@ def test_detection_parity(official, repo_root, tmp_path):
     )
     model.init_weights()
     model.eval()
+    if deploy:
+        model.switch_to_deploy()
     with torch.no_grad():
         outs = model(ref['input'])
     assert len(outs) == len(ref['expected']['outs']) == 4
