@@ -18,6 +18,8 @@ from mmengine.registry import MODELS, DefaultScope, init_default_scope
 from mmengine.runner import load_checkpoint
 from torch import nn
 
+from ..utils.checkpoint import CheckpointError
+
 
 def build_model(cfg: Config) -> nn.Module:
     """The config's model, built in its own scope's registry, in eval mode, without weights."""
@@ -60,7 +62,16 @@ def reparameterize_checkpoint(
             f'model.backbone ({type(backbone).__name__}) has no switch_to_deploy(); this tool '
             f'folds re-parameterisable backbones such as DFvT'
         )
-    ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    try:
+        ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    except RuntimeError as e:
+        if isinstance(e, CheckpointError):  # already one line, naming the file
+            raise
+        detail = ' '.join(str(e).split())
+        raise ValueError(
+            f'{checkpoint} does not fit the model of the config ({detail[:300]}); give the '
+            f'checkpoint trained with this config, not one folded already'
+        ) from None
     x = torch.rand(1, backbone.in_channels, image_size, image_size)
     with torch.no_grad():
         before = backbone(x)

@@ -68,3 +68,8 @@ def test_cli(trained, repo_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, 'argv', argv[:-1] + [str(tmp_path / 'deploy.pt')])
     with pytest.raises(SystemExit, match='must be a .pth file'):
         tool.main()
+    # A checkpoint folded already does not fit the config it came from: one line says so.
+    monkeypatch.setattr(sys, 'argv', argv[:2] + [str(dst), str(tmp_path / 'twice.pth')])
+    with pytest.raises(SystemExit, match=r'^error: .*not one folded already$') as e:
+        tool.main()
+    assert '\n' not in str(e.value.code)

@@ -12,11 +12,13 @@ Example:
 """
 
 import argparse
+import sys
 
 from mmengine.config import DictAction
 
 import dfvt_mm  # noqa: F401  (registers DFvT)
 from dfvt_mm.models.reparameterize import reparameterize_checkpoint
+from dfvt_mm.utils.checkpoint import CheckpointError
 from dfvt_mm.utils.launch import load_config
 
 
@@ -34,7 +36,10 @@ def main() -> None:
     if not args.dst.endswith('.pth'):
         raise SystemExit(f'dst must be a .pth file, got {args.dst!r}')
     cfg, _ = load_config(args.config, cfg_options=args.cfg_options)
-    result = reparameterize_checkpoint(cfg, args.checkpoint, args.dst)
+    try:
+        result = reparameterize_checkpoint(cfg, args.checkpoint, args.dst)
+    except (CheckpointError, FileNotFoundError, ValueError, TypeError) as e:
+        sys.exit(f'error: {e}')
     print(
         f'{result["num_tensors"]} tensors written to {result["dst"]}; the backbone outputs differ '
         f'from the unfolded ones by at most {result["max_diff"]:.2e}. Load it with '
