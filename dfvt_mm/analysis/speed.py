@@ -1,0 +1,219 @@
+"""Speed of this DFvT against the DFvT of another commit, in one process.
+
+The other commit is a git worktree (``git worktree add /tmp/dfvt_prev <commit>``); its
+``DFvT`` class is imported from there under another module name, unregistered. Both models get
+the same weights (the older model's, with every BatchNorm's statistics and affine perturbed so
+that folding them is not trivially exact), the outputs are compared, and the calls are timed
+interleaved: each round times every variant once, in turn, so that a slow spell of a shared
+machine hits all of them. A variant's time is the median over the rounds; a ratio is the older
+model's median divided by the variant's (above 1: faster than the older commit).
+
+Variants: ``eager`` (this DFvT as built, inference in eval mode under ``torch.no_grad``),
+``deploy`` (the same after :meth:`DFvT.switch_to_deploy`), and a training step of the eager model
+(train mode, forward, ``sum`` of the outputs' means, backward, SGD step).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import os.path as osp
+import statistics
+import sys
+import time
+import types
+from collections.abc import Callable, Sequence
+from unittest import mock
+
+import torch
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..models import DFvT
+
+
+def load_previous_dfvt(worktree: str, name: str = 'dfvt_mm_previous') -> type[nn.Module]:
+    """The ``DFvT`` class of another checkout of this repository, imported under ``name``.
+
+    Only ``dfvt_mm/models`` of the checkout is imported (not the package's ``__init__``, which
+    patches mmengine), and its ``@MODELS.register_module()`` is made a no-op so that the class
+    does not clash with this package's registered ``DFvT``.
+
+    Args:
+        worktree: Root of the other checkout (the folder holding ``dfvt_mm/``).
+        name: Module name for the other ``dfvt_mm`` package.
+    """
+    package_dir = osp.join(osp.abspath(worktree), 'dfvt_mm')
+    if not osp.isfile(osp.join(package_dir, 'models', 'backbones', 'dfvt.py')):
+        raise FileNotFoundError(
+            f'{worktree} has no dfvt_mm/models/backbones/dfvt.py; make a worktree of the commit '
+            f'to compare with: git worktree add {worktree} <commit>'
+        )
+    if name not in sys.modules:
+        # Empty parent packages: importing a submodule then runs only the models' own files.
+        for sub, path in (('', package_dir), ('.models', osp.join(package_dir, 'models'))):
+            package = types.ModuleType(name + sub)
+            package.__path__ = [path]
+            sys.modules[name + sub] = package
+        with mock.patch.object(MODELS, 'register_module', lambda *a, **k: lambda cls: cls):
+            importlib.import_module(f'{name}.models.backbones.dfvt')
+    return sys.modules[f'{name}.models.backbones.dfvt'].DFvT
+
+
+def perturb_batchnorms(model: nn.Module, seed: int = 0) -> None:
+    """Give every BatchNorm random statistics and affine parameters (in place, seeded)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+
+
+def build_models(
+    previous_cls: type[nn.Module], arch: str, out_indices: Sequence[int] = (3,), seed: int = 0
+) -> dict[str, nn.Module]:
+    """The older model and this one (``eager``, ``deploy``) with the same weights.
+
+    PyTorch's default initialisation, not the authors' (under theirs the classification output
+    barely depends on the input, which would make the output comparison a weak check).
+    """
+    torch.manual_seed(seed)
+    previous = previous_cls(arch=arch, out_indices=tuple(out_indices))
+    perturb_batchnorms(previous, seed)
+    eager = DFvT(arch=arch, out_indices=tuple(out_indices))
+    eager.load_state_dict(previous.state_dict(), strict=True)
+    deploy = copy.deepcopy(eager).eval()
+    deploy.switch_to_deploy()
+    return dict(previous=previous, eager=eager, deploy=deploy)
+
+
+def max_output_difference(reference: nn.Module, model: nn.Module, x: Tensor) -> float:
+    """Largest absolute difference between two models' outputs (eval mode, no grad)."""
+    with torch.no_grad():
+        outs = model.eval()(x)
+        refs = reference.eval()(x)
+    return max((o - r).abs().max().item() for o, r in zip(outs, refs))
+
+
+def inference_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
+    """One inference forward pass (eval mode, ``torch.no_grad``)."""
+    model.eval()
+
+    def call() -> object:
+        with torch.no_grad():
+            return model(x)
+
+    return call
+
+
+def train_step_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
+    """One training step: forward in train mode, backward of the outputs' means, SGD step."""
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+
+    def call() -> object:
+        optimizer.zero_grad(set_to_none=True)
+        loss = sum(out.mean() for out in model(x))
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return call
+
+
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
+
+
+def time_interleaved(
+    calls: dict[str, Callable[[], object]], rounds: int, warmup: int = 2, clock: str = 'wall'
+) -> dict[str, float]:
+    """Median seconds per call of each callable, timed in turn ``rounds`` times.
+
+    ``clock='cpu'`` measures the process's CPU time instead of wall time: on a core shared with
+    other work it leaves out the time the process waits, so ratios stay steady; on an idle
+    machine the wall clock is the measure.
+    """
+    now = CLOCKS[clock]
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = now()
+            call()
+            times[name].append(now() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def compare_with_previous(
+    worktree: str,
+    archs: Sequence[str] = ('tiny', 'small', 'base'),
+    batch_sizes: Sequence[int] = (16, 1),
+    train_batch_size: int = 8,
+    rounds: int = 10,
+    image_size: int = 224,
+    threads: int | None = None,
+    out_indices: Sequence[int] = (3,),
+    clock: str = 'wall',
+) -> list[dict]:
+    """Time this DFvT (eager and deploy) against the DFvT of ``worktree``.
+
+    Args:
+        worktree: Root of the older checkout (see :func:`load_previous_dfvt`).
+        archs: DFvT sizes.
+        batch_sizes: Inference batch sizes.
+        train_batch_size: Batch size of the training step (0 skips it).
+        rounds: Timed rounds per measurement (each variant runs once per round).
+        image_size: Side of the square random input.
+        threads: ``torch.set_num_threads`` (None leaves torch's default).
+        out_indices: Outputs of both models ((3,): the classification backbone).
+        clock: ``'wall'`` or ``'cpu'`` (see :func:`time_interleaved`).
+
+    Returns:
+        One dict per arch and measurement: ``arch``, ``mode`` (``inference`` or ``train``),
+        ``batch``, median seconds per variant, ``ratio_<variant>`` (older / variant) and, for
+        inference, ``max_diff_<variant>`` (largest output difference to the older model).
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    previous_cls = load_previous_dfvt(worktree)
+    rows = []
+    for arch in archs:
+        models = build_models(previous_cls, arch, out_indices)
+        for batch in batch_sizes:
+            x = torch.rand(batch, 3, image_size, image_size)
+            row = dict(arch=arch, mode='inference', batch=batch)
+            for name in ('eager', 'deploy'):
+                row[f'max_diff_{name}'] = max_output_difference(models['previous'], models[name], x)
+            seconds = time_interleaved(
+                {name: inference_call(model, x) for name, model in models.items()},
+                rounds,
+                clock=clock,
+            )
+            rows.append(_with_ratios(row, seconds))
+        if train_batch_size:
+            x = torch.rand(train_batch_size, 3, image_size, image_size)
+            pair = {name: copy.deepcopy(models[name]) for name in ('previous', 'eager')}
+            seconds = time_interleaved(
+                {name: train_step_call(model, x) for name, model in pair.items()},
+                rounds,
+                clock=clock,
+            )
+            rows.append(
+                _with_ratios(dict(arch=arch, mode='train', batch=train_batch_size), seconds)
+            )
+    return rows
+
+
+def _with_ratios(row: dict, seconds: dict[str, float]) -> dict:
+    row.update({f'seconds_{name}': s for name, s in seconds.items()})
+    for name, s in seconds.items():
+        if name != 'previous':
+            row[f'ratio_{name}'] = seconds['previous'] / s
+    return row

@@ -1,0 +1,36 @@
+"""The speed comparison against another commit, run against this checkout itself."""
+
+import sys
+
+import pytest
+from mmengine.registry import MODELS
+
+from dfvt_mm.analysis import compare_with_previous, load_previous_dfvt
+from dfvt_mm.models import DFvT
+from tests.conftest import load_tool
+
+
+def test_previous_dfvt_is_imported_unregistered(repo_root):
+    previous = load_previous_dfvt(repo_root, name='dfvt_mm_self_test')
+    assert previous is not DFvT and previous.__module__.startswith('dfvt_mm_self_test')
+    assert MODELS.get('DFvT') is DFvT
+    assert load_previous_dfvt(repo_root, name='dfvt_mm_self_test') is previous
+
+
+def test_compare_with_itself(repo_root):
+    rows = compare_with_previous(
+        repo_root, archs=['tiny'], batch_sizes=[1], train_batch_size=1, rounds=1, image_size=64
+    )
+    inference, train = rows
+    assert (inference['mode'], inference['batch'], train['mode']) == ('inference', 1, 'train')
+    assert inference['max_diff_eager'] == 0.0  # the same code on the same weights
+    assert 0 < inference['max_diff_deploy'] <= 1e-4  # folded BatchNorm: equal up to rounding
+    for row in rows:
+        assert row['seconds_previous'] > 0 and row['ratio_eager'] > 0
+
+
+def test_cli_rejects_a_folder_without_dfvt(tmp_path, monkeypatch):
+    tool = load_tool('analysis', 'speed_vs_commit.py')
+    monkeypatch.setattr(sys, 'argv', ['speed_vs_commit.py', str(tmp_path)])
+    with pytest.raises(SystemExit, match=r'^error: .* git worktree add'):
+        tool.main()
