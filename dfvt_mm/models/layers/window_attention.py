@@ -108,6 +108,10 @@ class _PermuteTokens(torch.autograd.Function):
 
 def permute_tokens(x: Tensor, order: Tensor, inverse: Tensor) -> Tensor:
     """Reorder the tokens (dim 1) of ``x`` by the permutation ``order`` (``inverse`` undoes it)."""
+    if torch.jit.is_tracing() or not (torch.is_grad_enabled() and x.requires_grad):
+        # Nothing to differentiate, or an exporter tracing the graph (it cannot trace an
+        # autograd.Function): the plain gather.
+        return x.index_select(1, order)
     return _PermuteTokens.apply(x, order, inverse)
 
 
