@@ -8,6 +8,7 @@ mmdeploy 1.3.1 and torch 2.13.
 
 from __future__ import annotations
 
+import copy
 import os.path as osp
 from typing import Any
 
@@ -83,13 +84,30 @@ def create_input(
 
 
 def build_pytorch_model(task_processor: Any, checkpoint: str | None) -> torch.nn.Module:
-    """The PyTorch model (eval mode) with the checkpoint's weights, cached on the processor."""
+    """The PyTorch model as trained, in eval mode, with the checkpoint's weights.
+
+    Built as mmdeploy's task processor builds the model it exports, except that mmdeploy then
+    calls ``switch_to_deploy`` (DFvT folds its BatchNorms into the convs): the exported graph has
+    them folded, and checking it against this model checks the folding too.
+    """
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import MODELS, DefaultScope
+    from mmengine.runner import load_checkpoint
+
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'checkpoint {checkpoint} does not exist; pass a checkpoint of the model config '
             f'(tools/train.py writes them under work_dirs/)'
         )
-    model = task_processor.build_pytorch_model(checkpoint)
+    model_cfg = task_processor.model_cfg
+    cfg = copy.deepcopy(model_cfg.model)
+    cfg.pop('pretrained', None)
+    cfg.setdefault('data_preprocessor', copy.deepcopy(model_cfg.get('data_preprocessor', {})))
+    with DefaultScope.overwrite_default_scope(model_cfg.get('default_scope')):
+        model = MODELS.build(cfg)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    model = revert_sync_batchnorm(model).to(task_processor.device).eval()
     task_processor._dfvt_torch_model = model
     return model
 
