@@ -1,6 +1,6 @@
 """What mmdeploy 1.3.1 (the last release, 2023) needs to export DFvT models with torch 2.13.
 
-Four gaps, each seen here, each closed as narrowly as it can be:
+Three gaps, each seen here, each closed as narrowly as it can be:
 
 1. ``torch.onnx.export`` defaults to ``dynamo=True`` since torch 2.9. mmdeploy's export call passes
    no ``dynamo`` and relies on the TorchScript exporter: its function rewriters patch the model's
@@ -17,12 +17,6 @@ Four gaps, each seen here, each closed as narrowly as it can be:
    pooled to 3x3 averages other pixels; a 3x3 map pooled to 6x6 fails with a zero stride). The
    rewriter below computes adaptive pooling's own bins instead; mmdeploy prefers a rewriter
    registered for the backend over its default one, so it applies to onnxruntime exports only.
-4. DFvT's shifted windows permute tokens with a ``torch.autograd.Function`` (for a faster
-   backward). It has no ONNX symbolic, and traced under mmdeploy the TorchScript exporter fails
-   on it ("RuntimeError: Dangling node reference" in ``_optimize_graph``). The same context
-   manager swaps ``window_attention.permute_tokens`` for the plain ``index_select`` its forward
-   is. (mmdeploy's own rewriters cannot name it: ``dfvt_mm.models.layers.window_attention``
-   resolves to the function of that name, which the package exports.)
 
 Importing this module registers the rewriter; nothing else changes until
 :func:`torchscript_onnx_export` is entered (``dfvt_mm.deployment.export_onnx`` does).
@@ -32,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 from collections.abc import Iterator
 
 import torch
@@ -48,19 +41,11 @@ def _cast_long(g, input, non_blocking: bool):  # noqa: ANN001 (TorchScript graph
     return g.op('Cast', input, to_i=torch.onnx.TensorProtoDataType.INT64)
 
 
-def _permute_tokens_gather(x: Tensor, order: Tensor, inverse: Tensor) -> Tensor:
-    """The forward of DFvT's ``permute_tokens``, without its autograd.Function."""
-    return x.index_select(1, order)
-
-
 @contextlib.contextmanager
 def torchscript_onnx_export() -> Iterator[None]:
-    """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter,
-    give mmdeploy's symbolics the torch helpers they import and DFvT's shifted windows a traceable
-    token permutation, for the duration of the block."""
+    """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter
+    and give mmdeploy's symbolics the torch helpers they import, for the duration of the block."""
     original_export = torch.onnx.export
-    attention = importlib.import_module('dfvt_mm.models.layers.window_attention')
-    original_permute = getattr(attention, 'permute_tokens', None)
 
     @functools.wraps(original_export)
     def export(*args, **kwargs):  # noqa: ANN002, ANN003 (torch.onnx.export's own signature)
@@ -71,16 +56,12 @@ def torchscript_onnx_export() -> Iterator[None]:
     torch.onnx.export = export
     if not had_cast_long:
         symbolic_opset9._cast_Long = _cast_long
-    if original_permute is not None:
-        attention.permute_tokens = _permute_tokens_gather
     try:
         yield
     finally:
         torch.onnx.export = original_export
         if not had_cast_long:
             del symbolic_opset9._cast_Long
-        if original_permute is not None:
-            attention.permute_tokens = original_permute
 
 
 def adaptive_avg_pool2d_static(input: Tensor, output_size: int | tuple) -> Tensor:
