@@ -109,7 +109,7 @@ def check_onnx(
         [last_node_input(onnx_file, final_op)] if task == 'classification' or with_argmax else []
     )
     ort = OnnxRuntimeModel(onnx_file, extra_outputs=logits)
-    _, inputs = create_input(processor, deploy_cfg, img)
+    _, inputs = create_input(processor, deploy_cfg, img, torch_model)
     for n in batch_sizes:
         batch = inputs if n == 1 else torch.cat([inputs, inputs.flip(-1)])
         if task == 'classification':
@@ -256,6 +256,7 @@ def _check_instance_seg(
     images = (
         [img] if n == 1 else [mmcv.imread(img), np.ascontiguousarray(mmcv.imread(img)[:, ::-1])]
     )
+    # Raw test-pipeline data: test_step below runs each model's data preprocessor once.
     data, _ = create_input(processor, deploy_cfg, images if n > 1 else img)
     backend = processor.build_backend_model(
         [onnx_file], data_preprocessor_updater=processor.update_data_preprocessor

@@ -64,17 +64,20 @@ def build_task_processor(deploy_cfg: Config, model_cfg: Config, device: str = 'c
 
 
 def create_input(
-    task_processor: Any, deploy_cfg: Config, img: str | np.ndarray | list
+    task_processor: Any,
+    deploy_cfg: Config,
+    img: str | np.ndarray | list,
+    model: torch.nn.Module | None = None,
 ) -> tuple[dict, torch.Tensor]:
     """The test-time data and the preprocessed batch of ``img`` (one image or a list), as
-    mmdeploy makes them for export: the model's test pipeline and data preprocessor, resized to
-    ``onnx_config.input_shape`` when the deploy config fixes one."""
+    mmdeploy makes them for export: the model's test pipeline, resized to
+    ``onnx_config.input_shape`` when the deploy config fixes one, and ``model``'s data
+    preprocessor (without a model, mmdeploy's own handling)."""
     from mmdeploy.utils import get_input_shape
 
     if isinstance(img, str) and not osp.isfile(img):
         raise FileNotFoundError(f'image {img} does not exist; pass an image file the model reads')
-    torch_model = getattr(task_processor, '_dfvt_torch_model', None)
-    preprocessor = torch_model.data_preprocessor if torch_model is not None else None
+    preprocessor = model.data_preprocessor if model is not None else None
     data, inputs = task_processor.create_input(
         img, get_input_shape(deploy_cfg), data_preprocessor=preprocessor
     )
@@ -107,9 +110,7 @@ def build_pytorch_model(task_processor: Any, checkpoint: str | None) -> torch.nn
         model = MODELS.build(cfg)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu')
-    model = revert_sync_batchnorm(model).to(task_processor.device).eval()
-    task_processor._dfvt_torch_model = model
-    return model
+    return revert_sync_batchnorm(model).to(task_processor.device).eval()
 
 
 def export_onnx(
