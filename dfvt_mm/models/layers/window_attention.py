@@ -6,7 +6,8 @@ to autograd later). The relative-position index of the full window depends only 
 it is a non-persistent buffer: it follows ``.to()``, stays out of state dicts and is an ordinary
 tensor whatever mode the forward runs in. A smaller window (the classification layout on small
 maps), the token order of shifted windows and the shift mask depend on the map size, so they are
-made in each call from a few index operations on at most a few thousand elements.
+made in each call, from a few index operations that are small next to the attention itself (the
+mask has one entry per attention logit of one image and head).
 """
 
 from __future__ import annotations
