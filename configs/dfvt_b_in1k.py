@@ -9,8 +9,16 @@ train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
+# DFvT-T's schedule (the authors' timm cosine) from 5e-7 (1e-3 x lr) to 5e-6.
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=20, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=5e-6, by_epoch=True, begin=20),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=5e-6,
+        by_epoch=True,
+        begin=0,
+        end=300,
+        convert_to_iter_based=True,
+    ),
 ]
 auto_scale_lr = dict(base_batch_size=512)

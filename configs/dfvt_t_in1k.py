@@ -28,8 +28,7 @@ model = dict(
 )
 
 # Total batch 1024 = 4 GPUs x 256 (the paper trained on 4 GPUs); lr 1e-3 (their log: BASE_LR 0.001
-# after scaling), AdamW betas (0.9, 0.999), eps 1e-8, 20 linear warm-up epochs from 1e-6 and cosine
-# to 1e-5 at 300 come from the base.
+# after scaling) and AdamW betas (0.9, 0.999), eps 1e-8 come from the base.
 train_dataloader = dict(batch_size=256)
 val_dataloader = dict(batch_size=256)
 test_dataloader = val_dataloader
@@ -61,4 +60,19 @@ optim_wrapper = dict(
         },
     ),
 )
+# Their schedule (timm's cosine, stepped per iteration): a linear warm-up from 1e-6 over 20 epochs
+# under a cosine to 1e-5 that spans all 300 epochs. mmengine applies the two schedulers together,
+# which follows timm's curve within 1 % (mmpretrain's Swin base starts its cosine after the warm-up,
+# up to 13 % away from it).
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=20, convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=300,
+        convert_to_iter_based=True,
+    ),
+]
 auto_scale_lr = dict(base_batch_size=1024)
