@@ -5,7 +5,7 @@ deploy extras (``requirements/deploy.txt`` and ``mmdeploy`` installed with ``--n
 """
 
 from .check import Check, check_onnx
-from .export import export_onnx, load_deploy_configs, task_of
+from .export import export_onnx, load_deploy_configs, save_random_checkpoint, task_of
 from .mmdeploy_patches import adaptive_avg_pool2d_static, torchscript_onnx_export
 from .runtime import OnnxRuntimeModel, compare_speed, time_calls
 
@@ -17,6 +17,7 @@ __all__ = [
     'compare_speed',
     'export_onnx',
     'load_deploy_configs',
+    'save_random_checkpoint',
     'task_of',
     'time_calls',
     'torchscript_onnx_export',

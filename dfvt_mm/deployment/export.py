@@ -113,6 +113,24 @@ def build_pytorch_model(task_processor: Any, checkpoint: str | None) -> torch.nn
     return revert_sync_batchnorm(model).to(task_processor.device).eval()
 
 
+def save_random_checkpoint(
+    deploy_cfg: str | Config,
+    model_cfg: str | Config,
+    path: str,
+    seed: int = 0,
+    cfg_options: dict | None = None,
+) -> str:
+    """Save the model with seeded random weights (its ``init_weights``) as a checkpoint, so that
+    an export and its check start from the same weights. Returns ``path``."""
+    deploy_cfg, model_cfg = load_deploy_configs(deploy_cfg, model_cfg, cfg_options)
+    torch.manual_seed(seed)
+    model = build_pytorch_model(build_task_processor(deploy_cfg, model_cfg), None)
+    model.init_weights()
+    mmengine.mkdir_or_exist(osp.dirname(osp.abspath(path)))
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
 def export_onnx(
     deploy_cfg: str | Config,
     model_cfg: str | Config,

@@ -24,6 +24,7 @@ from dfvt_mm.deployment import (  # noqa: E402
     adaptive_avg_pool2d_static,
     check_onnx,
     export_onnx,
+    save_random_checkpoint,
     torchscript_onnx_export,
 )
 from tests.conftest import REPO_ROOT, load_tool  # noqa: E402
@@ -64,15 +65,7 @@ def _paths(task: str) -> tuple[str, str]:
 
 
 def _save_random_checkpoint(task: str, path: str, seed: int = 0) -> None:
-    cfg = Config.fromfile(_paths(task)[1])
-    cfg.merge_from_dict(CFG_OPTIONS)
-    scope = TASKS[task][2]
-    init_default_scope(scope)
-    torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(cfg.model)
-    model.init_weights()
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    save_random_checkpoint(*_paths(task), path, seed=seed, cfg_options=CFG_OPTIONS)
 
 
 def _write_image(task: str, path: str) -> None:
@@ -186,11 +179,13 @@ def test_check_fails_on_other_weights(exported_classifier, tmp_path):
     checks = check_onnx(onnx_file, deploy_cfg, model_cfg, other, image, cfg_options=CFG_OPTIONS)
     assert {c.name for c in checks if c.passed is False} >= {'logits, batch 1', 'logits, batch 2'}
 
+    # The command without a checkpoint: seeded random weights, saved once for export and check.
     deploy = load_tool('deployment', 'deploy.py')
-    argv = [deploy_cfg, model_cfg, other, image, '--work-dir', str(tmp_path / 'cli')]
+    argv = [deploy_cfg, model_cfg, 'none', image, '--work-dir', str(tmp_path / 'cli')]
     argv += ['--cfg-options', 'model.backbone.init_cfg=None']
-    assert deploy.main(argv) == 0  # exported from `other` itself: the checks pass
+    assert deploy.main(argv) == 0
     assert osp.isfile(tmp_path / 'cli' / 'end2end.onnx')
+    assert osp.isfile(tmp_path / 'cli' / 'random_weights.pth')
     with open(tmp_path / 'cli' / 'checks.json') as f:
         assert all(check['passed'] for check in json.load(f))
 

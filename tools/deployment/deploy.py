@@ -19,14 +19,24 @@ from mmengine.config import DictAction
 from tabulate import tabulate
 
 import dfvt_mm  # noqa: F401 (registers DFvT for the model configs)
-from dfvt_mm.deployment import check_onnx, export_onnx, load_deploy_configs, task_of
+from dfvt_mm.deployment import (
+    check_onnx,
+    export_onnx,
+    load_deploy_configs,
+    save_random_checkpoint,
+    task_of,
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('deploy_cfg', help='deploy config, e.g. configs/deploy/*.py')
     parser.add_argument('model_cfg', help='model config')
-    parser.add_argument('checkpoint', help="model checkpoint ('none' exports random weights)")
+    parser.add_argument(
+        'checkpoint',
+        help="model checkpoint; 'none' saves seeded random weights to WORK_DIR/random_weights.pth "
+        'and uses them',
+    )
     parser.add_argument('img', help='image traced through the model and used for the checks')
     parser.add_argument('--work-dir', default='work_dirs/deploy', help='where the ONNX file goes')
     parser.add_argument('--device', default='cpu', help='device to export on (default cpu)')
@@ -47,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} does not exist')
     deploy_cfg, model_cfg = load_deploy_configs(args.deploy_cfg, args.model_cfg, args.cfg_options)
+    if checkpoint is None:
+        # The export and the check each build the model: give both the same random weights.
+        checkpoint = save_random_checkpoint(
+            deploy_cfg, model_cfg, osp.join(args.work_dir, 'random_weights.pth')
+        )
+        print(f'no checkpoint: random weights saved to {checkpoint}')
     onnx_file = export_onnx(
         deploy_cfg, model_cfg, checkpoint, args.img, args.work_dir, args.device, args.cfg_options
     )
