@@ -223,3 +223,37 @@ def test_export_patch_is_scoped():
         assert hasattr(symbolic_opset9, '_cast_Long')
     assert torch.onnx.export is export
     assert hasattr(symbolic_opset9, '_cast_Long') == had_cast_long
+
+
+def test_mmdeploy_custom_ops_run_in_this_onnxruntime():
+    """mmdeploy's custom-op library (built for onnxruntime 1.15) loads in the installed
+    onnxruntime and its grid_sampler equals PyTorch's grid_sample."""
+    from onnx import TensorProto, helper
+
+    from dfvt_mm.deployment.runtime import mmdeploy_custom_ops
+
+    assert mmdeploy_custom_ops() is not None, "mmdeploy's wheel ships libmmdeploy_onnxruntime_ops"
+    node = helper.make_node(
+        'grid_sampler', ['x', 'grid'], ['y'], domain='mmdeploy', interpolation_mode=0,
+        padding_mode=0, align_corners=0,
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [node],
+        'grid_sample',
+        [
+            helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 2, 5, 6]),
+            helper.make_tensor_value_info('grid', TensorProto.FLOAT, [1, 3, 4, 2]),
+        ],
+        [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid('', 11), helper.make_opsetid('mmdeploy', 1)]
+    )
+    model.ir_version = 7
+    session = OnnxRuntimeModel(model.SerializeToString(), custom_ops=True).session
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 2, 5, 6, generator=generator)
+    grid = torch.rand(1, 3, 4, 2, generator=generator) * 2 - 1
+    (out,) = session.run(None, {'x': x.numpy(), 'grid': grid.numpy()})
+    expected = torch.nn.functional.grid_sample(x, grid, align_corners=False)
+    assert np.abs(out - expected.numpy()).max() <= 1e-5
