@@ -45,6 +45,11 @@ TINY_INTO_SMALL = (
     r'\(embed 96, depths 1-1-2-1\): use the config of the checkpoint.s arch'
 )
 NOT_AN_IMAGE = r'error: .*not_an_image.png is not an image file \(mmcv cannot decode it\)'
+# Through mmengine's load_checkpoint (tools/test.py, load_from, resume, the inferencers).
+SMALL_INTO_TINY = (
+    r'error: the checkpoint is DFvT small \(embed 96, depths 1-1-2-1\), the model is DFvT tiny '
+    r'\(embed 48, depths 1-1-2-1\): use the config of the checkpoint.s arch'
+)
 
 # (input, entry point, what it gets: 'works' or a regex of the one line)
 TABLE = [
@@ -84,6 +89,8 @@ TABLE = [
         r'mlp_ratio 2\), the model is DFvT tiny',
     ),
     ('converted DFvT-T weights', 'init_cfg Pretrained, DFvT-T', 'works'),
+    ('converted DFvT-S weights', 'tools/test.py', SMALL_INTO_TINY),
+    ('converted DFvT-S weights', 'classify_image.py, as its checkpoint', SMALL_INTO_TINY),
     # Images
     ('missing image', 'classify_image.py', r'error: .*No such file or directory: .*missing.png'),
     ('not an image', 'classify_image.py', NOT_AN_IMAGE),
@@ -208,6 +215,9 @@ INPUTS = {
     'converted DFvT-T weights': lambda c: save(
         c, 'dfvt_t.pth', dict(state_dict=convert_official_checkpoint(fake_official('tiny'))[0])
     ),
+    'converted DFvT-S weights': lambda c: save(
+        c, 'dfvt_s.pth', dict(state_dict=convert_official_checkpoint(fake_official('small'))[0])
+    ),
     'converted mini weights': lambda c: save(
         c, 'mini.pth', dict(state_dict=convert_official_checkpoint(mini_official())[0])
     ),
@@ -262,6 +272,15 @@ def demo(task, tool):
         args = [path, CONFIGS[task], case.toys.checkpoint(task), '--device', 'cpu']
         if task != 'cls':
             args += ['--out-dir', case.tmp / 'out']
+        return run_main(case.monkeypatch, ('demo', tool), args, scope=SCOPES[task])
+
+    return run
+
+
+def demo_checkpoint(task, tool):
+    def run(case, path):
+        (sample,) = glob(osp.join(case.toys.data[task], 'val', 'circle', '*.png'))[:1]
+        args = [sample, CONFIGS[task], path, '--device', 'cpu']
         return run_main(case.monkeypatch, ('demo', tool), args, scope=SCOPES[task])
 
     return run
@@ -375,6 +394,7 @@ ENTRIES = {
     'classify_image.py': demo('cls', 'classify_image.py'),
     'detect_image.py': demo('det', 'detect_image.py'),
     'segment_image.py': demo('seg', 'segment_image.py'),
+    'classify_image.py, as its checkpoint': demo_checkpoint('cls', 'classify_image.py'),
     'classification inferencer': inferencer('cls'),
     'detection inferencer': inferencer('det'),
     'segmentation inferencer': inferencer('seg'),

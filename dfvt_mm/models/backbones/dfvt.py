@@ -602,6 +602,27 @@ class DFvT(BaseModule):
         if unexpected:
             logger.info(f'DFvT: ignored checkpoint keys of layers not built: {len(unexpected)}')
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Refuse, in one line, the weights of another DFvT arch on every load path.
+
+        ``load_from``, ``resume``, ``tools/test.py`` and the inferencers load through mmengine's
+        non-strict ``load_state_dict``, which would log a size mismatch per tensor and carry on
+        with a half-loaded model; it calls this method with the backbone's keys first.
+
+        Raises:
+            CheckpointArchError: The state dict is a whole DFvT of another arch.
+        """
+        own = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        theirs = _arch_or_none(own) if is_dfvt_mm_layout(own) else None
+        complete = theirs is not None and all(theirs['depths']) and all(theirs['num_heads'])
+        if complete and _arch_key(theirs) != _arch_key(self.arch_settings):
+            raise CheckpointArchError(
+                f'the checkpoint is DFvT {describe_arch(theirs)}, the model is DFvT '
+                f"{describe_arch(self.arch_settings)}: use the config of the checkpoint's arch, "
+                f'or a checkpoint of this one'
+            )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
