@@ -1,16 +1,22 @@
-# DFvT-T with the ImageNet recipe of ../dfvt_t_in1k.py on the built-in toy dataset
-# (tools/data/make_toy_dataset.py imagenet): 5 shape classes, 64x64 images, a CPU-sized schedule.
-# Overrides, and why: crops keep at least 35% of the image (at ImageNet's 8% the shape is often
-# cropped away); no Mixup/CutMix, RandAugment or random erasing: on 700 iterations they keep
-# top-1 near chance (measured: 51% after 30 epochs with RandAugment and erasing, 56% after 15
-# without). The model, loss (label smoothing), optimizer, lr and cosine schedule with warm-up
-# are the real recipe; lr 2e-3 collapsed to chance.
+# DFvT-T with the ImageNet recipe of ../dfvt_t_in1k.py (the authors' parameter groups, AdamW,
+# label smoothing, warm-up and cosine) on the built-in toy dataset (`python
+# tools/data/make_toy_dataset.py imagenet data/toy_imagenet`: 5 shape classes, 64x64 images, 300
+# training and 40 validation images per class), with a CPU-sized schedule.
+# Overrides, and why (top-1 on the 200 validation images, one seed, a 2-core Xeon):
+# - Crops keep at least 80 % of the image (ImageNet's 8 % often crops the shape away; validation
+#   shows whole images): 15 epochs 71.5 % with 35 %, 83.5 % with 60 %; 20 epochs 90.0 % with 60 %,
+#   94.0 % with 80 %.
+# - 20 epochs (25 with 35 % crops: 87.0 %).
+# - No Mixup/CutMix, RandAugment or random erasing, for a schedule this short (an earlier
+#   measurement: 51 % after 30 epochs with RandAugment and erasing).
+# - fp32 (AMP needs a GPU).
+# lr 2e-3 never leaves chance (the loss stays at ln 5), so the recipe's 1e-3 stays.
 _base_ = '../dfvt_t_in1k.py'
 
 data_root = 'data/toy_imagenet'
 classes = ('circle', 'cross', 'square', 'star', 'triangle')  # sorted: the folders' label order
 img_size = 64
-max_epochs = 15
+max_epochs = 20
 
 model = dict(head=dict(num_classes=len(classes)), train_cfg=dict(_delete_=True))
 data_preprocessor = dict(num_classes=len(classes))
@@ -20,7 +26,7 @@ train_pipeline = [
     dict(
         type='RandomResizedCrop',
         scale=img_size,
-        crop_ratio_range=(0.35, 1.0),
+        crop_ratio_range=(0.8, 1.0),
         backend='pillow',
         interpolation='bicubic',
     ),

@@ -78,13 +78,13 @@ def _mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
 
 def write_coco(
     out: str,
-    train: int = 120,
-    val: int = 40,
+    train: int = 160,
+    val: int = 80,
     size: tuple[int, int] = (128, 176),
-    max_objects: int = 4,
+    max_objects: int = 3,
     empty_prob: float = 0.08,
-    radius: tuple[float, float] = (0.1, 0.22),
-    max_overlap: float = 1.0,
+    radius: tuple[float, float] = (0.15, 0.3),
+    max_overlap: float = 0.2,
     min_area: int = 30,
     seed: int = 0,
 ) -> dict:
@@ -148,11 +148,11 @@ def write_coco(
 def write_ade20k(
     out: str,
     train: int = 200,
-    val: int = 40,
+    val: int = 80,
     size: tuple[int, int] = (96, 96),
-    max_objects: int = 5,
-    radius: tuple[float, float] = (0.1, 0.25),
-    max_overlap: float = 1.0,
+    max_objects: int = 4,
+    radius: tuple[float, float] = (0.15, 0.3),
+    max_overlap: float = 0.2,
     seed: int = 0,
 ) -> dict:
     """Semantic maps in ADE20K's layout: ``OUT/images/{training,validation}/*.jpg`` and
