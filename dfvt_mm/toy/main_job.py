@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import os.path as osp
-import platform
 import subprocess
 import sys
 import time
@@ -24,7 +23,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..utils.logs import last_metric
+from ..utils.logs import find_json_log, last_metric
+from ..utils.machine import machine
 from .data import write_ade20k, write_classification, write_coco
 from .shapes import SHAPES
 
@@ -216,15 +216,14 @@ def draw_predictions(
     return path
 
 
-def run_tool(repo_root: str, args: Sequence[str], log_path: str) -> None:
-    """Run one of the repository's tools with its output in ``log_path``.
+def run_tool(cmd: Sequence[str], log_path: str) -> None:
+    """Run a tool's command line with its output in ``log_path``.
 
     Raises:
         RuntimeError: The tool failed; the message ends with the end of its log.
     """
-    cmd = [sys.executable, osp.join(repo_root, 'tools', *args[0].split('/')), *args[1:]]
     with open(log_path, 'w') as log:
-        code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(list(cmd), stdout=log, stderr=subprocess.STDOUT).returncode
     if code != 0:
         with open(log_path) as f:
             tail = f.read()[-3000:]
@@ -232,34 +231,46 @@ def run_tool(repo_root: str, args: Sequence[str], log_path: str) -> None:
 
 
 def extra_pictures(done: dict[str, dict], repo_root: str, out_dir: str, logs: str) -> dict:
-    """A Grad-CAM++ map of the classifier (tools/visualization/vis_cam.py) and each run's
-    training curves (tools/analysis/analyze_logs.py); returns their paths by name."""
+    """A Grad-CAM++ map of the classifier and each run's training curves, drawn by mmpretrain's
+    tools: ``vis_cam`` (through ``tools/visualization/vis_cam.py``, which lets it run on DFvT)
+    and ``analyze_logs plot_curve`` (``mim run``, on the run's json log); returns their paths by
+    name."""
     pictures = {}
     if 'cls' in done:
         task = TASKS['cls']
-        path = osp.join(out_dir, 'classification_gradcam.png')
         sample = osp.join(task.data_root, task.samples[SHAPES.index('star')])
-        config = osp.join(repo_root, 'configs', 'toy', task.config)
-        checkpoint = done['cls']['checkpoint']
+        overlay = osp.join(logs, 'gradcam_overlay.png')
         run_tool(
-            repo_root,
-            ['visualization/vis_cam.py', sample, config, checkpoint, '--save-path', path],
+            [
+                sys.executable,
+                osp.join(repo_root, 'tools', 'visualization', 'vis_cam.py'),
+                sample,
+                osp.join(repo_root, 'configs', 'toy', task.config),
+                done['cls']['checkpoint'],
+                '--method',
+                'GradCAM++',
+                '--save-path',
+                overlay,
+            ],
             osp.join(logs, 'vis_cam.log'),
         )
+        # mmpretrain saves the overlay at the test pipeline's size (64x64 here): shown beside the
+        # image (which that pipeline leaves as it is), both 256 pixels high.
+        path = osp.join(out_dir, 'classification_gradcam.png')
+        if not cv2.imwrite(path, montage([cv2.imread(sample), cv2.imread(overlay)])):
+            raise OSError(f'could not write {path}')
         pictures['gradcam'] = path
     for key, info in done.items():
-        path = osp.join(out_dir, f'{TASKS[key].name}_curves.png')
-        keys = ['loss', *TASKS[key].metrics]
+        task = TASKS[key]
+        path = osp.join(out_dir, f'{task.name}_curves.png')
+        keys = ['loss', *task.metrics]
         run_tool(
-            repo_root,
             [
-                'analysis/analyze_logs.py',
-                'plot-curve',
-                info['work_dir'],
-                '--keys',
-                *keys,
-                '--out',
-                path,
+                sys.executable,
+                *('-m', 'mim', 'run', 'mmpretrain', 'analyze_logs', 'plot_curve'),
+                find_json_log(info['work_dir']),
+                *('--keys', *keys, '--legend', *keys),
+                *('--title', f'DFvT-T, toy {task.name}', '--out', path),
             ],
             osp.join(logs, f'curves_{key}.log'),
         )
@@ -350,24 +361,6 @@ def run(
     with open(osp.join(out_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     return summary
-
-
-def machine() -> dict:
-    """What the job ran on: the CPU model (as ``lscpu`` names it), cores, threads, versions."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        with open('/proc/cpuinfo') as f:
-            cpu = next(
-                (ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), cpu
-            )
-    return dict(
-        device=torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu',
-        cpu=cpu,
-        cpu_count=os.cpu_count(),
-        torch_threads=torch.get_num_threads(),
-        python=platform.python_version(),
-        torch=torch.__version__,
-    )
 
 
 class _SilentReporter:

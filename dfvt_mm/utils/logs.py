@@ -1,4 +1,4 @@
-"""Reading mmengine's json logs (for tools/analysis/analyze_logs.py and the main job).
+"""Finding and reading mmengine's json logs (for the main job and its tests).
 
 mmengine's ``LoggerHook`` writes one json object per logged step to
 ``<work_dir>/<timestamp>/vis_data/<timestamp>.json``: training lines carry ``iter`` (and ``epoch``),
@@ -9,7 +9,6 @@ mmengine's ``LoggerHook`` writes one json object per logged step to
 from __future__ import annotations
 
 import glob
-import json
 import os.path as osp
 
 
@@ -37,25 +36,15 @@ def find_json_log(path: str) -> str:
 
 
 def load_json_log(path: str) -> dict[str, list[dict]]:
-    """The training and validation lines of a json log (or of a work dir's newest one).
+    """The training and validation lines of a json log (or of a work dir's newest one), read by
+    mmpretrain's ``load_json_log`` (what its ``analyze_logs`` tool reads them with).
 
     Returns:
         ``dict(train=[...], val=[...])``, each a list of the lines' dicts in file order.
     """
-    log: dict[str, list[dict]] = dict(train=[], val=[])
-    path = find_json_log(path)
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'{path}:{number}: not a JSON line ({e})') from e
-            # mmengine's LogProcessor tags every training line with the global iteration; its
-            # validation lines have only ``step``.
-            log['train' if 'iter' in entry or 'lr' in entry else 'val'].append(entry)
-    return log
+    from mmpretrain.utils import load_json_log as load
+
+    return load(find_json_log(path))
 
 
 def last_metric(path: str, key: str) -> float:

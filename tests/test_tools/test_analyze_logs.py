@@ -1,8 +1,10 @@
-"""tools/analysis/analyze_logs.py on json logs that mmengine's Runner really wrote."""
+"""mmpretrain's log analysis on json logs that mmengine's Runner really wrote: its
+``load_json_log`` (``mmpretrain.utils``, which ``dfvt_mm.utils.logs`` uses) and its
+``analyze_logs`` tool through ``mim run``, on an epoch-based run (as the classification and
+detection configs) and an iteration-based one (as the segmentation configs)."""
 
 import glob
 import json
-import os.path as osp
 import re
 import subprocess
 import sys
@@ -13,12 +15,11 @@ import torch
 from matplotlib.image import imread
 from mmengine.evaluator import BaseMetric
 from mmengine.runner import Runner
+from mmpretrain.utils import load_json_log
 from torch.utils.data import DataLoader
 
-from tests.conftest import REPO_ROOT, load_tool
+from dfvt_mm.utils import logs
 from tests.toy_runner import ToyData, ToyModel
-
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'analyze_logs.py')
 
 
 class ToyMetric(BaseMetric):
@@ -77,11 +78,6 @@ def read_lines(path):
 
 
 @pytest.fixture(scope='module')
-def tool():
-    return load_tool('analysis', 'analyze_logs.py')
-
-
-@pytest.fixture(scope='module')
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp('analyze_logs')
     torch.manual_seed(0)
@@ -92,89 +88,64 @@ def runs(tmp_path_factory):
     )
 
 
-def run_tool(*args):
-    return subprocess.run(
-        [sys.executable, TOOL, *map(str, args)], capture_output=True, text=True, cwd=REPO_ROOT
-    )
+def mim_analyze_logs(*args):
+    """``mim run mmpretrain analyze_logs ...``, as the main job runs it."""
+    cmd = [sys.executable, '-m', 'mim', 'run', 'mmpretrain', 'analyze_logs', *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True)
 
 
-def test_epoch_based_series(tool, runs):
+def test_epoch_based_log(runs):
     work_dir, log, (top1, bbox_map) = runs['cls_a']
-    assert tool.find_json_log(str(work_dir)) == log
+    assert logs.find_json_log(str(work_dir)) == log
+    data = load_json_log(log)
+    assert logs.load_json_log(str(work_dir)) == data
     lines = read_lines(log)
-    train = [e for e in lines if 'iter' in e]
-    (loss, lr, acc, mAP) = tool.load_series(
-        [str(work_dir)], ['loss', 'lr', 'accuracy/top1', 'coco/bbox_mAP']
-    )[0].values()
-    assert loss.phase == 'train' and loss.x_label == 'iter'
-    np.testing.assert_array_equal(loss.x, [1, 2, 3, 4, 5, 6])
-    np.testing.assert_array_equal(loss.y, [e['loss'] for e in train])
-    np.testing.assert_allclose(lr.y, 0.1)
-    # Validated after each of the 3 epochs; the values are what the metrics computed.
-    for series, reported in ((acc, top1), (mAP, bbox_map)):
-        assert series.phase == 'val' and series.x_label == 'epoch'
-        np.testing.assert_array_equal(series.x, [1, 2, 3])
-        np.testing.assert_allclose(series.y, reported, rtol=1e-6)
+    # Training lines are the ones with a learning rate: 3 epochs of 2 iterations.
+    assert data['train'] == [e for e in lines if 'lr' in e]
+    assert [e['step'] for e in data['train']] == [1, 2, 3, 4, 5, 6]
+    assert [e['epoch'] for e in data['train']] == [1, 1, 2, 2, 3, 3]
+    # Validated after each epoch (step = the epoch); the values are what the metrics computed.
+    assert [e['step'] for e in data['val']] == [1, 2, 3]
+    np.testing.assert_allclose([e['accuracy/top1'] for e in data['val']], top1, rtol=1e-6)
+    np.testing.assert_allclose([e['coco/bbox_mAP'] for e in data['val']], bbox_map, rtol=1e-6)
     assert len(set(top1)) == 3  # training changed the model between validations
 
 
-def test_iteration_based_series(tool, runs):
+def test_iteration_based_log(runs):
     _, log, (miou,) = runs['seg']
-    lines = read_lines(log)
-    assert not any('epoch' in e for e in lines)
-    series = tool.load_series([log], ['loss', 'mIoU'])[0]
-    np.testing.assert_array_equal(series['loss'].x, [1, 2, 3, 4, 5, 6])
-    np.testing.assert_array_equal(series['loss'].y, [e['loss'] for e in lines if 'iter' in e])
-    assert series['mIoU'].x_label == 'iter'
-    np.testing.assert_array_equal(series['mIoU'].x, [2, 4, 6])
-    np.testing.assert_allclose(series['mIoU'].y, miou, rtol=1e-6)
+    data = load_json_log(log)
+    assert not any('epoch' in e for e in data['train'])
+    assert [e['step'] for e in data['train']] == [1, 2, 3, 4, 5, 6]
+    # Validated every 2 iterations (step = the iteration).
+    assert [e['step'] for e in data['val']] == [2, 4, 6]
+    np.testing.assert_allclose([e['mIoU'] for e in data['val']], miou, rtol=1e-6)
 
 
-def test_plot_two_runs(runs, tmp_path):
+@pytest.mark.parametrize(
+    'run, keys', [('cls_a', ['loss', 'accuracy/top1', 'coco/bbox_mAP']), ('seg', ['loss', 'mIoU'])]
+)
+def test_plot_curve(runs, run, keys, tmp_path):
     out = tmp_path / 'curves.png'
-    result = run_tool(
-        'plot-curve',
-        runs['cls_a'][0],
-        runs['cls_b'][1],
-        '--keys',
-        'loss',
-        'accuracy/top1',
-        'coco/bbox_mAP',
-        '--legend',
-        'lr 0.1',
-        'lr 0.02',
-        '--title',
-        'toy',
-        '--out',
-        out,
-    )
-    assert result.returncode == 0, result.stderr
-    assert out.stat().st_size > 0
+    result = mim_analyze_logs('plot_curve', runs[run][1], '--keys', *keys, '--out', out)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for key in keys:
+        assert f'metric is {key}' in result.stdout
     image = imread(out)
-    # Two columns of 6 inches and two rows of 3.8 inches at 100 dpi.
-    assert image.shape[:2] == (760, 1200)
+    assert image.shape[:2] == (700, 1200)  # mmpretrain's default window, 12 x 7 inches
     assert image[..., :3].std() > 0.05  # something is drawn
 
 
-def test_missing_key_lists_the_keys(tool, runs):
-    logs = [runs['cls_a'][1], runs['seg'][1]]
-    # A key of one run only: drawn for that run.
-    assert tool.load_series(logs, ['mIoU'])[0]['mIoU'] is None
-    with pytest.raises(ValueError, match=r"'coco/segm_mAP' is in none.*'accuracy/top1'.*'mIoU'"):
-        tool.load_series(logs, ['coco/segm_mAP'])
-    result = run_tool('plot-curve', *logs, '--keys', 'loss', 'coco/segm_mAP')
+def test_unknown_key_is_refused(runs):
+    result = mim_analyze_logs('plot_curve', runs['seg'][1], '--keys', 'coco/segm_mAP')
     assert result.returncode != 0
-    assert "'coco/segm_mAP' is in none of the logs" in result.stderr
-    assert "'loss'" in result.stderr.splitlines()[-1]
+    assert 'Invalid key "coco/segm_mAP"' in result.stderr
 
 
 def test_cal_train_time(runs):
-    work_dir, log, _ = runs['cls_a']
-    result = run_tool('cal-train-time', work_dir)
-    assert result.returncode == 0, result.stderr
-    assert log in result.stdout
-    avg = float(re.search(r'average iter time: ([0-9.e-]+) s/iter', result.stdout).group(1))
-    times = [e['time'] for e in read_lines(log) if 'iter' in e]
-    assert avg == pytest.approx(np.mean(times), rel=1e-3)
-    assert 0 < avg < 10  # a linear layer on 4 samples
-    assert 'slowest epoch' in result.stdout and '6 iterations' in result.stdout
+    _, log, _ = runs['cls_a']
+    result = mim_analyze_logs('cal_train_time', log)
+    assert result.returncode == 0, result.stderr[-3000:]
+    avg = float(re.search(r'average iter time: ([0-9.]+) s/iter', result.stdout).group(1))
+    times = [e['time'] for e in read_lines(log) if 'lr' in e]
+    assert avg == pytest.approx(np.mean(times), abs=5e-5)  # printed to 4 decimals
+    assert 'slowest epoch' in result.stdout and 'fastest epoch' in result.stdout

@@ -1,298 +1,99 @@
-"""Grad-CAM++ (and Grad-CAM) heat maps of a DFvT classifier on an image, as in the supplementary's
-Fig. 1, using the ``grad-cam`` package; saves the overlay picture.
+"""mmpretrain's Grad-CAM tool (``tools/visualization/vis_cam.py`` of mmpretrain 1.2.0) on DFvT.
 
-The model comes from the config (``custom_imports`` bring in ``dfvt_mm``) through mmpretrain's
-``get_model``; the image goes through the config's test pipeline and the model's data
-preprocessor, and the heat map is drawn over that preprocessed (resized, cropped) image. The
-default target layer is the backbone's last output norm (``backbone.norm3`` for a DFvT classifier):
-the map the classifier's neck pools. DFvT outputs it channels-last, so the activations and
-gradients are permuted to (N, C, H, W) before the CAM weights are computed.
+Same arguments and output as ``mim run mmpretrain vis_cam``: this script loads mmpretrain's tool
+from the installed package, replaces two of its functions and calls its ``main()``; the model,
+the test pipeline, the target layers (default: the backbone's last norm layer, ``backbone.norm3``
+for a DFvT classifier), the CAM methods and the saved overlay are all mmpretrain's::
 
-The picture shows the input and one overlay per method and target category side by side, upscaled
-so that the short side is at least ``--display-size`` pixels.
+    python tools/visualization/vis_cam.py IMG CONFIG CHECKPOINT --method GradCAM++ \\
+        --save-path cam.png
 
-Example:
-    python tools/visualization/vis_cam.py demo.png configs/toy/dfvt_t_toy_in1k.py \\
-        work_dirs/dfvt_t_toy_in1k/epoch_15.pth --method gradcam++ gradcam --save-path cam.png
+Why mmpretrain's tool cannot run as it is (each seen with mmpretrain 1.2.0):
+
+1. Its ``init_cam`` passes ``use_cuda`` to the CAM class; grad-cam 1.5 removed that argument, so
+   with grad-cam >= 1.5 (1.5.7 is installed; requirements/optional.txt does not pin it) every
+   run ends in ``TypeError: ... unexpected keyword argument 'use_cuda'``. Replaced by the same
+   construction without it.
+2. Its ``reshape_transform`` takes every 4-D activation for (N, C, H, W). The map a DFvT
+   classifier pools is ``backbone.norm3``'s output, a LayerNorm over channels-last (N, H, W, C)
+   tokens; DFvT permutes it to (N, C, H, W) in its ``forward``, not in a module, so no module
+   outputs it channels-first. Read as (N, C, H, W), the CAM is computed over the wrong axes
+   without an error (with grad-cam 1.4.8, which accepts ``use_cuda``: a 2 x 384 "map" for a 2 x 2
+   grid). :func:`channels_first` puts such maps in (N, C, H, W) before mmpretrain's transform.
 """
 
 from __future__ import annotations
 
-import argparse
-import difflib
-import math
-import os
+import importlib.util
 import os.path as osp
-import warnings
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
-import cv2
-import numpy as np
-import torch
-from mmcv.transforms import Compose
-from mmengine.config import Config, DictAction
-from mmengine.dataset import default_collate
-from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
-from mmengine.utils.dl_utils import is_norm
-from mmpretrain.apis import get_model
-from mmpretrain.registry import TRANSFORMS
-from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
-from pytorch_grad_cam.utils.image import show_cam_on_image
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from mmengine.utils import get_installed_path
 from torch import Tensor, nn
 
-from dfvt_mm.utils.launch import load_config
 
-METHODS = {'gradcam++': GradCAMPlusPlus, 'gradcam': GradCAM}
-METHOD_NAMES = {'gradcam++': 'Grad-CAM++', 'gradcam': 'Grad-CAM'}
-
-
-def build_classifier(
-    config: str,
-    checkpoint: str | None = None,
-    device: str = 'cpu',
-    cfg_options: dict | None = None,
-) -> tuple[nn.Module, Config, list[str]]:
-    """The config's classifier in eval mode, with the checkpoint's weights if one is given.
-
-    Without a checkpoint the model keeps its initialization (with a warning): the maps then show
-    the architecture's receptive fields, not what a trained model looks at.
-
-    Returns:
-        The model, the loaded config and the class names (the checkpoint's, else the config's
-        test dataset's, else the dataset type's, else the class indices).
-    """
-    cfg, task = load_config(config, cfg_options=cfg_options)
-    if task != 'mmpretrain':
-        raise ValueError(f'{config}: a {task} config; Grad-CAM here explains classifiers')
-    model = get_model(cfg, device=device)
-    meta_classes = None
-    if checkpoint:
-        # Strict: a checkpoint of another model (or a detection backbone) must not leave half of
-        # the classifier at random without saying so.
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-        meta_classes = ckpt.get('meta', {}).get('dataset_meta', {}).get('classes')
-    else:
-        warnings.warn(
-            'no checkpoint given: the model is randomly initialized, so the heat maps say '
-            'nothing about what a trained DFvT looks at',
-            stacklevel=2,
-        )
-        model.init_weights()
-    model.eval()
-    num_classes = model.head.num_classes
-    cfg_classes = cfg.test_dataloader.dataset.get('metainfo', {}).get('classes')
-    # get_model falls back to the dataset type's METAINFO (ImageNet's 1000 names even for a
-    # 5-class config), so a list counts only when it has one name per logit.
-    for names in (meta_classes, cfg_classes, model._dataset_meta.get('classes')):
-        if names is not None and len(names) == num_classes:
-            return model, cfg, list(names)
-    return model, cfg, [str(i) for i in range(num_classes)]
-
-
-def load_image(model: nn.Module, cfg: Config, img_path: str) -> tuple[Tensor, np.ndarray]:
-    """Run an image file through the config's test pipeline and the model's data preprocessor.
-
-    Returns:
-        The model input (1, 3, H, W) and the pipeline's image (H, W, 3) uint8 BGR, the picture
-        the heat map belongs to.
-    """
-    if not osp.isfile(img_path):
-        raise FileNotFoundError(f'image not found: {img_path}')
-    # Another default scope (a Runner's, in the same process) would look the transforms up in
-    # its own registry; get_model builds the model in mmpretrain's scope the same way.
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        pipeline = Compose([TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline])
-    data = pipeline(dict(img_path=img_path))
-    src = data['inputs'].numpy().transpose(1, 2, 0).copy()
-    inputs = model.data_preprocessor(default_collate([data]), False)['inputs']
-    return inputs, src
-
-
-def default_target_layers(model: nn.Module) -> list[str]:
-    """The layer whose map the classifier pools: DFvT's last output norm (``norm{i}`` for the
-    last of ``out_indices``); for other backbones the last norm layer, as mmpretrain's tool."""
-    backbone = model.backbone
-    out_indices = getattr(backbone, 'out_indices', None)
-    if out_indices and hasattr(backbone, f'norm{out_indices[-1]}'):
-        return [f'backbone.norm{out_indices[-1]}']
-    norms = [name for name, m in backbone.named_modules(prefix='backbone') if is_norm(m)]
-    if not norms:
-        raise ValueError('the backbone has no norm layer; name one with --target-layers')
-    return norms[-1:]
-
-
-def get_layers(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
-    """The modules called ``names`` (as in ``model.named_modules()``); an unknown name is an
-    error that suggests near names."""
-    modules = dict(model.named_modules())
-    layers = []
-    for name in names:
-        if name not in modules:
-            near = difflib.get_close_matches(name, list(modules), n=5, cutoff=0.6)
-            suggestions = list(dict.fromkeys(near + default_target_layers(model)))
-            raise ValueError(
-                f'unknown target layer {name!r}; valid names include {", ".join(suggestions)} '
-                f'(the model has {len(modules)} modules; `print(model)` lists them)'
-            )
-        layers.append(modules[name])
-    return layers
-
-
-def feature_grids(height: int, width: int) -> list[tuple[int, int]]:
-    """The map sizes a stride-1..64 layer gives on a ``height`` x ``width`` input."""
-    return [(math.ceil(height / 2**k), math.ceil(width / 2**k)) for k in range(7)]
-
-
-def to_nchw(tensor: Tensor, grids: Sequence[tuple[int, int]]) -> Tensor:
-    """A target layer's output (or its gradient) as an (N, C, H, W) map.
-
-    DFvT's token layers output channels-last maps (N, H, W, C); other models' may be tokens
-    (N, H*W, C). The layout is told by which dimensions match one of the input's feature grids.
-    """
-    if not isinstance(tensor, Tensor):
-        raise TypeError(
-            f'a target layer outputs {type(tensor).__name__}, not one feature map; choose a '
-            'layer that outputs a tensor (e.g. backbone.norm3, not a whole stage)'
-        )
-    if tensor.dim() == 4 and tuple(tensor.shape[2:]) in grids:
-        return tensor
-    if tensor.dim() == 4 and tuple(tensor.shape[1:3]) in grids:
-        return tensor.permute(0, 3, 1, 2)
-    if tensor.dim() == 3:
-        for h, w in grids:
-            if h * w == tensor.shape[1]:
-                return tensor.reshape(tensor.shape[0], h, w, -1).permute(0, 3, 1, 2)
-    raise ValueError(
-        f'a target layer outputs shape {tuple(tensor.shape)}, which is not a feature map of the '
-        f'input (sizes {grids[:6]}); choose another layer'
+def load_mmpretrain_tool() -> ModuleType:
+    """mmpretrain's ``vis_cam.py`` (what ``mim run mmpretrain vis_cam`` runs), as a module."""
+    path = osp.join(
+        get_installed_path('mmpretrain'), '.mim', 'tools', 'visualization', 'vis_cam.py'
     )
+    spec = importlib.util.spec_from_file_location('mmpretrain_vis_cam', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def predict(model: nn.Module, inputs: Tensor) -> tuple[int, float]:
-    """The predicted class index and its softmax score."""
-    with torch.no_grad():
-        scores = model(inputs).softmax(dim=-1)[0]
-    return int(scores.argmax()), float(scores.max())
-
-
-def compute_cam(
-    model: nn.Module,
-    inputs: Tensor,
-    method: str = 'gradcam++',
-    target_layers: Sequence[str] | None = None,
-    target_category: int | None = None,
-) -> np.ndarray:
-    """The class activation map of one image.
+def channels_first(tensor: Tensor, layer_norm_dims: set[int]) -> Tensor:
+    """A LayerNorm's channels-last (N, H, W, C) map as (N, C, H, W); anything else unchanged.
 
     Args:
-        model: An mmpretrain classifier (its ``tensor`` mode gives the logits).
-        inputs: The preprocessed image, (1, 3, H, W).
-        method: ``'gradcam++'`` or ``'gradcam'``.
-        target_layers: Module names; several are averaged. Defaults to
-            :func:`default_target_layers`.
-        target_category: The class to explain. Defaults to the predicted one.
-
-    Returns:
-        The map, (H, W) float32 in [0, 1]: min-max normalized by grad-cam, all zeros where no
-        location raises the class's score.
+        tensor: A target layer's output or its gradient.
+        layer_norm_dims: The channel counts the target LayerNorms normalise (their last
+            ``normalized_shape``): a 4-D tensor whose last dimension is one of them, and whose
+            second is not, is channels-last.
     """
-    if method.lower() not in METHODS:
-        raise ValueError(f'unknown CAM method {method!r}; choose from {list(METHODS)}')
-    if inputs.dim() != 4 or inputs.shape[0] != 1:
-        raise ValueError(f'expected one image (1, 3, H, W), got shape {tuple(inputs.shape)}')
-    layers = get_layers(model, target_layers or default_target_layers(model))
-    grids = feature_grids(*inputs.shape[2:])
-    cam = METHODS[method.lower()](
-        model=model, target_layers=layers, reshape_transform=lambda t: to_nchw(t, grids)
-    )
-    targets = None if target_category is None else [ClassifierOutputTarget(target_category)]
-    try:
-        grayscale = cam(input_tensor=inputs, targets=targets)
-    finally:
-        # grad-cam's own context manager swallows IndexError; release the hooks explicitly.
-        cam.activations_and_grads.release()
-    return grayscale[0].astype(np.float32)
+    if tensor.ndim == 4 and tensor.shape[-1] in layer_norm_dims:
+        if tensor.shape[1] not in layer_norm_dims:
+            return tensor.permute(0, 3, 1, 2)
+    return tensor
 
 
-def render(src: np.ndarray, cams: Sequence[np.ndarray], display_size: int = 224) -> np.ndarray:
-    """The input and one overlay per map side by side, upscaled so the short side is at least
-    ``display_size`` (by a whole factor: a 64-pixel image becomes 256).
+def make_init_cam(tool: ModuleType) -> Callable:
+    """mmpretrain's ``init_cam`` without ``use_cuda`` and with :func:`channels_first`."""
 
-    Args:
-        src: The pipeline's image (H, W, 3) uint8 BGR.
-        cams: Maps (H, W) in [0, 1].
-        display_size: The least short side of each panel in pixels.
+    def init_cam(
+        method: str,
+        model: nn.Module,
+        target_layers: Sequence[nn.Module],
+        use_cuda: bool,
+        reshape_transform: Callable,
+    ) -> object:
+        # grad-cam >= 1.5 runs on the model's own device: use_cuda is not needed.
+        dims = {m.normalized_shape[-1] for m in target_layers if isinstance(m, nn.LayerNorm)}
 
-    Returns:
-        The picture (H * k, W * k * (1 + len(cams)), 3) uint8 BGR.
-    """
-    h, w = src.shape[:2]
-    scale = max(1, math.ceil(display_size / min(h, w)))
-    size = (w * scale, h * scale)
-    big = cv2.resize(src, size, interpolation=cv2.INTER_CUBIC)
-    panels = [big]
-    for cam in cams:
-        heat = cv2.resize(cam, size, interpolation=cv2.INTER_LINEAR).clip(0, 1)
-        panels.append(show_cam_on_image(big.astype(np.float32) / 255, heat, use_rgb=False))
-    return np.concatenate(panels, axis=1)
+        def transform(tensor: Tensor) -> Tensor:
+            return reshape_transform(channels_first(tensor, dims))
 
+        cam_class = tool.METHOD_MAP[method.lower()]
+        return cam_class(model=model, target_layers=target_layers, reshape_transform=transform)
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('img', help='image file')
-    parser.add_argument('config', help='classification config')
-    parser.add_argument('checkpoint', nargs='?', help='checkpoint; none: random init (a warning)')
-    parser.add_argument(
-        '--method',
-        nargs='+',
-        default=['gradcam++'],
-        type=str.lower,
-        choices=list(METHODS),
-        help='CAM methods, one overlay each (e.g. --method gradcam++ gradcam to compare)',
-    )
-    parser.add_argument(
-        '--target-layers',
-        nargs='+',
-        help='module names (averaged); default: the last output norm of the backbone, '
-        'backbone.norm3 for DFvT',
-    )
-    parser.add_argument(
-        '--target-category',
-        nargs='+',
-        type=int,
-        help='classes to explain, one overlay each; default: the predicted class',
-    )
-    parser.add_argument('--save-path', default='cam.png', help='output picture (PNG, JPEG)')
-    parser.add_argument(
-        '--display-size', type=int, default=224, help='least short side of each panel in pixels'
-    )
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
-    return parser.parse_args()
+    return init_cam
 
 
-def main() -> None:
-    args = parse_args()
-    model, cfg, classes = build_classifier(
-        args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options
-    )
-    inputs, src = load_image(model, cfg, args.img)
-    pred, score = predict(model, inputs)
-    print(f'{args.img}: predicted {classes[pred]} (class {pred}, score {score:.4f})')
-    layers = args.target_layers or default_target_layers(model)
-    categories = args.target_category or [pred]
-    for c in categories:
-        if not 0 <= c < len(classes):
-            raise ValueError(f'--target-category {c} is out of range: {len(classes)} classes')
-    panels = [(m, c) for m in args.method for c in categories]
-    cams = [compute_cam(model, inputs, m, layers, c) for m, c in panels]
-    os.makedirs(osp.dirname(osp.abspath(args.save_path)), exist_ok=True)
-    if not cv2.imwrite(args.save_path, render(src, cams, args.display_size)):
-        raise OSError(f'could not write {args.save_path} (unknown image extension?)')
-    names = ' | '.join(f'{METHOD_NAMES[m]} of {classes[c]}' for m, c in panels)
-    print(f'target layers {", ".join(layers)}; saved input | {names} to {args.save_path}')
+def patched_tool() -> ModuleType:
+    """mmpretrain's tool with :func:`make_init_cam`'s ``init_cam`` in place of its own."""
+    tool = load_mmpretrain_tool()
+    tool.init_cam = make_init_cam(tool)
+    return tool
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    tool = patched_tool()
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    tool.main()
 
 
 if __name__ == '__main__':
