@@ -101,4 +101,6 @@ def test_demo_tools_load_the_checkpoints_they_load_today(
     first = {'cls': 'top-5', 'det': 'detections with score >= 0.3', 'seg': 'predicted classes'}
     assert f'{img}: ' in printed and first[task] in printed
     if task != 'cls':
-        assert osp.getsize(tmp_path / 'vis' / osp.basename(img)) > 0
+        name = {'det': 'detection', 'seg': 'segmentation'}[task]
+        stem = osp.splitext(osp.basename(img))[0]
+        assert osp.getsize(tmp_path / f'{stem}_{name}.png') > 0

@@ -2,13 +2,15 @@
 gloo), evaluate, `mim`, and the DetInferencer demo, through the commands a user types."""
 
 import os.path as osp
+import re
 
 import cv2
 import pytest
 
-from .conftest import config, last_metric, only, run_tool, tool
+from .conftest import config, last_metric, run_tool, tool
 
 TOY_CFG = config('toy', 'mask_rcnn_dfvt_t_toy_coco.py')
+CLASSES = ('circle', 'square', 'triangle', 'star', 'cross')
 # Measured with `python tools/train.py configs/toy/mask_rcnn_dfvt_t_toy_coco.py` (backbone from the
 # toy classifier): bbox mAP 0.216, segm mAP 0.162 on the 40 validation images (0.233 / 0.178 with
 # the earlier 12-epoch, 64-RoI schedule). The bars leave room for run-to-run variation.
@@ -46,18 +48,27 @@ def test_dist_test_and_mim_test(workspace, det_run, mim):
     assert last_metric(log, 'coco/segm_mAP') >= SEGM_BAR
 
 
-def test_demo_draws_boxes_and_masks(workspace, det_run, tmp_path):
+def test_demo_draws_what_the_model_predicts(workspace, det_run, tmp_path):
+    """The drawing path on the model's own output: at a score threshold of 0 (set by the test, not
+    a bar the model must clear) every detection the model returns is listed and drawn, and an
+    image is drawn over exactly when there is one. Both demos can share an --out-dir."""
     ckpt, _ = det_run
-    img = only(str(workspace / 'data' / 'toy_coco' / 'val2017' / '000002.png'))
-    out = run_tool(
-        [tool('demo', 'detect_image.py'), img, TOY_CFG, ckpt, '--out-dir', str(tmp_path)],
-        cwd=workspace,
-    )
-    assert 'detections with score' in out
-    drawn = cv2.imread(str(tmp_path / 'vis' / '000002.png'))
+    img = str(workspace / 'data' / 'toy_coco' / 'val2017' / '000002.png')
+    demo = [tool('demo', 'detect_image.py'), img, TOY_CFG, ckpt, '--out-dir', str(tmp_path)]
+    out = run_tool([*demo, '--score-thr', '0'], cwd=workspace)
+    count = int(re.search(r': (\d+) detections with score >= 0', out).group(1))
+    listed = re.findall(r'^  (\w+) +([0-9.]+)  box \[', out, re.M)
+    assert len(listed) == count and all(name in CLASSES for name, _ in listed)
+    drawn = cv2.imread(str(tmp_path / '000002_detection.png'))
     original = cv2.imread(img)
     assert drawn is not None and drawn.shape == original.shape
-    assert (drawn != original).any(axis=2).mean() > 0.01  # something was drawn over the image
+    changed = (drawn != original).any(axis=2).mean()
+    assert changed > 0.01 if count else changed == 0
+    # Above the highest score nothing is left to draw: the picture is the image itself.
+    top = max((float(score) for _, score in listed), default=0.0)
+    out = run_tool([*demo, '--score-thr', str(top + 0.001)], cwd=workspace)
+    assert ': 0 detections with score' in out
+    assert (cv2.imread(str(tmp_path / '000002_detection.png')) == original).all()
 
 
 @pytest.fixture(scope='module')

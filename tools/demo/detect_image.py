@@ -1,7 +1,7 @@
 """Detect and segment objects in an image with a DFvT Mask R-CNN and save a picture of the result.
 
 Uses mmdet's ``DetInferencer``: boxes, masks, class names and scores are drawn over the image and
-saved as ``OUT_DIR/vis/<image name>``; the detections are also printed.
+saved as ``OUT_DIR/<image name>_detection.png``; the detections are also printed.
 
 Example:
     python tools/demo/detect_image.py demo.jpg configs/mask_rcnn_dfvt_t_coco.py CKPT --out-dir out
@@ -35,9 +35,7 @@ def main() -> None:
         inferencer = DetInferencer(model=args.config, weights=args.checkpoint, device=args.device)
     except (CheckpointError, FileNotFoundError) as e:
         sys.exit(f'error: {e}')
-    result = inferencer(
-        args.img, out_dir=args.out_dir, pred_score_thr=args.score_thr, no_save_pred=True
-    )
+    result = inferencer(args.img, pred_score_thr=args.score_thr, return_vis=True)
     pred = result['predictions'][0]
     classes = inferencer.model.dataset_meta['classes']
     kept = [
@@ -48,7 +46,10 @@ def main() -> None:
     print(f'{args.img}: {len(kept)} detections with score >= {args.score_thr}')
     for name, score, bbox in kept:
         print(f'  {name:<12} {score:.3f}  box {[round(v, 1) for v in bbox]}')
-    print(f'picture saved to {osp.join(args.out_dir, "vis", osp.basename(args.img))}')
+    # Named after the task, so that the detection and segmentation demos can share an --out-dir.
+    path = osp.join(args.out_dir, f'{osp.splitext(osp.basename(args.img))[0]}_detection.png')
+    mmcv.imwrite(result['visualization'][0][..., ::-1], path)  # drawn in RGB
+    print(f'picture saved to {path}')
 
 
 if __name__ == '__main__':

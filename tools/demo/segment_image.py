@@ -1,6 +1,6 @@
 """Segment an image with a DFvT UperNet and save the predicted mask drawn over it.
 
-Uses mmseg's ``MMSegInferencer``; the picture is saved as ``OUT_DIR/vis/<image name>``.
+Uses mmseg's ``MMSegInferencer``; the picture is saved as ``OUT_DIR/<image name>_segmentation.png``.
 
 Example:
     python tools/demo/segment_image.py demo.jpg configs/upernet_dfvt_t_ade20k.py CKPT --out-dir out
@@ -35,16 +35,17 @@ def main() -> None:
         inferencer = MMSegInferencer(model=args.config, weights=args.checkpoint, device=args.device)
     except (CheckpointError, FileNotFoundError) as e:
         sys.exit(f'error: {e}')
-    result = inferencer(
-        args.img, out_dir=args.out_dir, opacity=args.opacity, return_datasamples=False
-    )
+    result = inferencer(args.img, opacity=args.opacity, return_vis=True)
     pred = np.asarray(result['predictions'])
     classes = inferencer.model.dataset_meta['classes']
     ids, counts = np.unique(pred, return_counts=True)
     print(f'{args.img}: predicted classes (share of pixels)')
     for i, n in sorted(zip(ids, counts), key=lambda x: -x[1]):
         print(f'  {classes[i]:<12} {n / pred.size:.3f}')
-    print(f'picture saved to {osp.join(args.out_dir, "vis", osp.basename(args.img))}')
+    # Named after the task, so that the detection and segmentation demos can share an --out-dir.
+    path = osp.join(args.out_dir, f'{osp.splitext(osp.basename(args.img))[0]}_segmentation.png')
+    mmcv.imwrite(result['visualization'][0][..., ::-1], path)  # drawn in RGB
+    print(f'picture saved to {path}')
 
 
 if __name__ == '__main__':
