@@ -6,9 +6,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
 
 from dfvt_mm.models import convert_official_checkpoint
+from dfvt_mm.utils.build import build_model, load_model_config
 from tests.conftest import REPO_ROOT
 
 # Parameters of the whole model: the authors' classifiers (paper: 4.0 / 11.2 / 37.3 M), and their
@@ -29,13 +29,10 @@ CLASSIFIERS = sorted(k for k in PARAMS if k.startswith('dfvt_'))
 
 
 def build(cfg_name):
-    """Load a config and build its model in the registry of its default scope."""
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', cfg_name))
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        init_default_scope(cfg.default_scope)
-        from mmengine.registry import MODELS
-
-        return cfg, MODELS.build(cfg.model)
+    """A config and its model, built in the registry of its default scope (the config's
+    ``Pretrained`` initialisers kept: ``init_weights`` would load them)."""
+    cfg = load_model_config(f'configs/{cfg_name}')
+    return cfg, build_model(cfg, pretrained=True)
 
 
 @pytest.mark.parametrize('cfg_name', sorted(PARAMS))

@@ -11,28 +11,26 @@ import sys
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 import dfvt_mm  # noqa: F401
 from dfvt_mm.models import DFvT, convert_official_checkpoint
-from tests.conftest import DATA_DIR, REPO_ROOT
+from dfvt_mm.utils.build import build_model
+from tests.conftest import DATA_DIR
 
 TOL = 1e-4
 
 
 def classifier(arch='tiny', num_classes=1000):
     """The ImageNet classifier of this project's config for ``arch`` (a name, or a custom arch
-    dict on DFvT-T's config)."""
-    from mmpretrain.registry import MODELS
-
+    dict on DFvT-T's config), without weights."""
     name = arch[0] if isinstance(arch, str) else 't'
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'dfvt_{name}_in1k.py'))
+    options = {'model.head.num_classes': num_classes}
     if not isinstance(arch, str):
-        cfg.model.backbone.arch = arch
-        cfg.model.head.in_channels = arch['embed_dims'] * 8
-    cfg.model.head.num_classes = num_classes
-    return MODELS.build(cfg.model)
+        # _delete_: the custom arch dict replaces the config's arch name instead of merging.
+        options['model.backbone.arch'] = dict(arch, _delete_=True)
+        options['model.head.in_channels'] = arch['embed_dims'] * 8
+    return build_model(f'configs/dfvt_{name}_in1k.py', options)
 
 
 def convert_with_tool(repo_root, src, dst):

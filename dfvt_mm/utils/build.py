@@ -1,0 +1,172 @@
+"""Build a config's model without weights, and make a batch for it: what the analysis tools, the
+benchmark and the tests share.
+
+A config is a file of this repository or an upstream one (``'mmdet::mask_rcnn/...py'``, in the
+installed package's ``.mim/configs``). The model is built through its own task's registry (the
+config's ``default_scope``), with no weights: ``Pretrained`` ``init_cfg`` entries and
+``pretrained`` keys are removed (nothing here may need a file or a download), SyncBN becomes BN
+(mmengine's ``revert_sync_batchnorm``: one process, any device).
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.config.utils import MODULE2PACKAGE
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.registry import MODELS, DefaultScope, init_default_scope
+from mmengine.utils import get_installed_path
+from torch import nn
+
+from .metafile import REPO_ROOT
+
+#: The tasks' scopes -> the short names the tools use.
+SCOPE_TASKS = {'mmpretrain': 'cls', 'mmdet': 'det', 'mmseg': 'seg'}
+
+
+def resolve_config(path: str) -> str:
+    """The file of a config: ``'pkg::rel/path.py'`` in the installed package's ``.mim/configs``
+    (mmengine's spelling for upstream bases), anything relative from this repository's root.
+
+    Raises:
+        FileNotFoundError: There is no such file (the message says where it looked).
+    """
+    if '::' in path:
+        scope, rel = path.split('::', 1)
+        if scope not in MODULE2PACKAGE:
+            raise FileNotFoundError(
+                f'{path}: unknown package scope {scope!r}; use one of {sorted(MODULE2PACKAGE)}'
+            )
+        found = osp.join(get_installed_path(MODULE2PACKAGE[scope]), '.mim', 'configs', rel)
+    elif osp.isabs(path) or osp.isfile(path):
+        found = path
+    else:
+        found = osp.join(REPO_ROOT, path)
+    if not osp.isfile(found):
+        raise FileNotFoundError(f'config {path} not found (looked at {found})')
+    return found
+
+
+def load_model_config(config: str | Config, cfg_options: dict | None = None) -> Config:
+    """Load a config (a path, ``'pkg::path'`` or a Config, which is copied) and merge
+    ``cfg_options`` (mmengine's dotted keys).
+
+    Raises:
+        ValueError: The config names no ``default_scope``, so its registry is unknown.
+    """
+    cfg = config.copy() if isinstance(config, Config) else Config.fromfile(resolve_config(config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('default_scope') not in SCOPE_TASKS:
+        raise ValueError(
+            f'{cfg.filename}: default_scope is {cfg.get("default_scope")!r}; the models here are '
+            f'built in one of {list(SCOPE_TASKS)} (inherit one of their bases)'
+        )
+    return cfg
+
+
+def task_of(cfg: Config) -> str:
+    """``'cls'``, ``'det'`` or ``'seg'``: the config's task, from its default scope."""
+    return SCOPE_TASKS[cfg.default_scope]
+
+
+def strip_pretrained(node: Any) -> Any:
+    """A copy of a model config without ``pretrained`` values or ``Pretrained`` initialisers."""
+    if isinstance(node, Mapping):
+        out = {}
+        for key, value in node.items():
+            if key == 'pretrained':
+                out[key] = None
+            elif key == 'init_cfg' and _is_pretrained_init(value):
+                out[key] = None
+            elif key == 'init_cfg' and isinstance(value, (list, tuple)):
+                out[key] = [v for v in value if not _is_pretrained_init(v)] or None
+            else:
+                out[key] = strip_pretrained(value)
+        return out
+    if isinstance(node, (list, tuple)):
+        return type(node)(strip_pretrained(v) for v in node)
+    return node
+
+
+def _is_pretrained_init(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get('type') == 'Pretrained'
+
+
+def build_model(
+    config: str | Config,
+    cfg_options: dict | None = None,
+    pretrained: bool = False,
+    device: str | torch.device = 'cpu',
+) -> nn.Module:
+    """The config's model, built in its own scope's registry, in eval mode. No weights are
+    loaded (``init_weights`` is not called): PyTorch's default initialisation.
+
+    Args:
+        config: A config path, ``'pkg::path'`` or a loaded Config.
+        cfg_options: Overrides, mmengine's dotted keys (``{'model.backbone.arch': 'small'}``).
+        pretrained: Keep the config's ``Pretrained`` initialisers and ``pretrained`` keys, so
+            that a later ``init_weights()`` loads them. By default they are removed.
+        device: Where to put the model.
+    """
+    cfg = load_model_config(config, cfg_options)
+    scope = cfg.default_scope
+    model_cfg = cfg.model if pretrained else ConfigDict(strip_pretrained(cfg.model.to_dict()))
+    # Components looked up at run time (mmdet's task modules) use the global default scope.
+    init_default_scope(scope)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(model_cfg)
+    return revert_sync_batchnorm(model).to(device).eval()
+
+
+def dummy_batch(
+    model: nn.Module, task: str, batch_size: int, shape: tuple[int, int], seed: int = 0
+) -> tuple[torch.Tensor, list | None]:
+    """A fixed random batch for ``model``, on the model's device.
+
+    Classification: an already normalised (N, 3, H, W) batch and no data samples. Detection and
+    segmentation: random uint8 images of ``shape`` through the model's data preprocessor
+    (normalised, padded as the config pads) and data samples whose metainfo says the images
+    are that size, unscaled: what ``model(inputs, data_samples, mode=...)`` takes.
+
+    Args:
+        model: A model built by :func:`build_model`.
+        task: ``'cls'``, ``'det'`` or ``'seg'``.
+        batch_size: Images in the batch.
+        shape: ``(H, W)`` of each image.
+        seed: Seed of the random images.
+    """
+    H, W = shape
+    gen = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    if task == 'cls':
+        return torch.randn(batch_size, 3, H, W, generator=gen).to(device), None
+    if task == 'det':
+        from mmdet.structures import DetDataSample as Sample
+    elif task == 'seg':
+        from mmseg.structures import SegDataSample as Sample
+    else:
+        raise ValueError(f"unknown task {task!r}; choose from 'cls', 'det', 'seg'")
+    meta = dict(img_shape=(H, W), ori_shape=(H, W), pad_shape=(H, W), scale_factor=(1.0, 1.0))
+    images = [
+        torch.randint(0, 256, (3, H, W), dtype=torch.uint8, generator=gen)
+        for _ in range(batch_size)
+    ]
+    data = model.data_preprocessor(
+        dict(inputs=images, data_samples=[Sample(metainfo=meta) for _ in range(batch_size)])
+    )
+    return data['inputs'], data['data_samples']
+
+
+def unwrap_state_dict(checkpoint: Mapping) -> Mapping:
+    """The weights of a loaded checkpoint: mmengine's (under ``state_dict``), the authors' (under
+    ``model``), or a bare state dict as it is."""
+    for key in ('state_dict', 'model'):
+        value = checkpoint.get(key) if isinstance(checkpoint, Mapping) else None
+        if isinstance(value, Mapping):
+            return value
+    return checkpoint
