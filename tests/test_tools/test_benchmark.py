@@ -1,10 +1,9 @@
-"""tools/analysis/benchmark.py: a tiny CPU run of all three tasks, checked number by number, and
-its CPU peak-memory measurement on allocations of known size."""
+"""The benchmark: every speed mode on a tiny DFvT, a quick run of tools/analysis/benchmark.py over
+the three tasks checked number by number, its tables, and the CPU peak-memory measurement on
+allocations of known size."""
 
 import json
-import math
 import os.path as osp
-import re
 import statistics
 import subprocess
 import sys
@@ -13,150 +12,240 @@ import pytest
 import torch
 from PIL import Image
 
+import dfvt_mm  # noqa: F401
+from dfvt_mm.analysis import benchmark as bench
+from dfvt_mm.analysis.memory import cpu_peak_memory
+from dfvt_mm.analysis.tables import readme_block, report, speed_table
+from dfvt_mm.deployment.runtime import time_calls
+from dfvt_mm.utils.metafile import ModelRecord, load_models, peers_path
 from tests.conftest import REPO_ROOT, load_tool
 
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py')
 MB = 2**20
-
-# The paper's numbers for the pairs the run below compares, typed in again from the tables
-# (main text Table 1; supplementary Tables 2 and 3): (DFvT-T, ResNet-50).
-PAPER_THROUGHPUT = {'cls': (4760.1, 879.0), 'det': (39.3, 22.6), 'seg': (9.0, 7.6)}
-PAPER_MEMORY = {'cls': (1.5, 3.2), 'det': (2.0, 4.0), 'seg': (7.7, 8.3)}
-TITLES = {
-    'cls': 'ImageNet classification',
-    'det': 'Mask R-CNN + FPN (COCO)',
-    'seg': 'UperNet (ADE20K)',
-}
+SHAPE = (64, 64)
 
 
 @pytest.fixture(scope='module')
-def benchmark_module():
-    return load_tool('analysis', 'benchmark.py')
+def tiny(tmp_path_factory):
+    """A tiny DFvT classifier (embed 16, one block per stage, 10 classes) as a metafile record."""
+    root = tmp_path_factory.mktemp('tiny')
+    config = root / 'dfvt_tiny_cls.py'
+    config.write_text(
+        f'_base_ = [{osp.join(REPO_ROOT, "configs", "dfvt_t_in1k.py")!r}]\n'
+        'model = dict(\n'
+        '    backbone=dict(arch=dict(_delete_=True, embed_dims=16, depths=[1, 1, 1, 1],\n'
+        '                            num_heads=[1, 2, 4, 8], mlp_ratio=2.0)),\n'
+        '    head=dict(in_channels=128, num_classes=10))\n'
+    )
+    record = ModelRecord(name='dfvt_tiny_cls', task='cls', backbone='DFvT-tiny', config=str(config))
+    return record, root
 
 
-@pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory):
-    """DFvT-T and ResNet-50 in each task, 64x64, one thread, 2 timed iterations."""
-    out_dir = tmp_path_factory.mktemp('benchmark')
-    cmd = [
-        sys.executable,
-        TOOL,
-        '--device',
+def test_every_mode_on_a_tiny_model(tiny):
+    record, root = tiny
+    settings = bench.Settings(compile_backend='eager', work_dir=str(root / 'onnx'))
+    torch.manual_seed(0)
+    model = bench.ModelUnderTest(record, True, 'cls', settings)
+    calls, n_a, input_bytes = model.calls(2, SHAPE)
+    assert input_bytes == 2 * 3 * 64 * 64 * 4
+    has_bf16 = bench.amp_dtype(torch.device('cpu')) is not None
+    assert set(calls) == set(bench.MODES) - ({'amp'} if not has_bf16 else set())
+    assert set(n_a) == ({'amp'} if not has_bf16 else set())
+    # Each mode computes the eager logits: folded BatchNorms and onnxruntime to float32
+    # rounding, dynamo exactly, bf16 to its 8-bit mantissa.
+    diffs = model.max_differences(calls, SHAPE)
+    assert diffs['eager'] == 0.0
+    assert diffs['deploy'] < 1e-4 and diffs['compile'] < 1e-5 and diffs['onnxruntime'] < 1e-4
+    logits = calls['eager']()
+    assert logits.shape == (2, 10) and logits.std() > 1e-3  # not a constant output
+    if has_bf16:
+        assert 0 < diffs['amp'] < 0.1 * logits.abs().max().item() + 0.05
+    times = time_calls(calls, warmup=1, iters=3, min_time=0)
+    assert all(len(t) >= 3 and min(t) > 0 for t in times.values())
+
+
+def test_modes_that_do_not_apply(tiny, monkeypatch):
+    record, root = tiny
+    monkeypatch.setattr(bench, 'cpu_has_bf16', lambda: False)  # an AVX2-only CPU
+    settings = bench.Settings(
+        modes=('eager', 'amp'), peer_modes=('eager', 'deploy'), work_dir=str(root / 'onnx')
+    )
+    ours = bench.ModelUnderTest(record, True, 'cls', settings)
+    assert ours.modes() == ['eager', 'amp']
+    calls, n_a, _ = ours.calls(1, SHAPE)
+    assert list(calls) == ['eager']
+    assert n_a == {'amp': 'this CPU has no native bfloat16 (lscpu: no avx512_bf16 / amx_bf16)'}
+    assert 'n/a, bf16 autocast: this CPU has no native bfloat16' in report(
+        [
+            dict(
+                task='cls',
+                batch=1,
+                shape=[64, 64],
+                model='m',
+                label='M',
+                mode='eager',
+                params=1,
+                images_per_s=1.0,
+                peak_memory=1,
+            ),
+            dict(
+                task='cls',
+                batch=1,
+                shape=[64, 64],
+                model='m',
+                label='M',
+                mode='amp',
+                params=1,
+                n_a=n_a['amp'],
+            ),
+        ],
+        [],
         'cpu',
-        '--models',
-        'dfvt_t',
-        'resnet50',
-        '--batch-size',
-        '2',
-        '--shape',
-        '64',
-        '--det-shape',
-        '64',
-        '--seg-shape',
-        '64',
-        '--warmup',
-        '0',
-        '--iters',
-        '2',
-        '--out-dir',
-        str(out_dir),
+    )
+    # Peers take peer_modes; a backbone without switch_to_deploy has no deploy mode.
+    peer = bench.ModelUnderTest(record, False, 'cls', settings)
+    assert peer.modes() == ['eager', 'deploy'] and peer._not_available('deploy') is None
+    peer.model.backbone = torch.nn.Identity()
+    assert peer._not_available('deploy') == 'the backbone has no switch_to_deploy'
+
+
+def test_select_models():
+    keys = [(r.key, ours) for r, ours in bench.select_models('det')]
+    assert keys == [
+        ('dfvt_t', True),
+        ('dfvt_s', True),
+        ('dfvt_b', True),
+        ('resnet_50', False),
+        ('swin_t', False),
     ]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    chosen = bench.select_models('cls', ['DFvT-T', 'resnet50', 'MobileNetV2'])
+    assert [r.key for r, _ in chosen] == ['dfvt_t', 'mobilenetv2', 'resnet_50']
+    with pytest.raises(ValueError, match=r"unknown model\(s\) \['resnet_99'\]; choose from"):
+        bench.select_models('cls', ['resnet_99'])
+
+
+@pytest.fixture(scope='module')
+def quick_run(tmp_path_factory):
+    """DFvT-T and ResNet-50 in each task, 64x64, one thread, eager and deploy, one timed call;
+    the README block written from the run."""
+    out_dir = tmp_path_factory.mktemp('benchmark')
+    readme = out_dir / 'README.md'
+    readme.write_text('# x\n<!-- benchmark: begin -->\nTODO\n<!-- benchmark: end -->\nrest\n')
+    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py'), '--quick']
+    cmd += ['--models', 'dfvt_t', 'resnet50', '--modes', 'eager', 'deploy', '--iters', '1']
+    cmd += ['--warmup', '0', '--threads', '1', '--out-dir', str(out_dir)]
+    cmd += ['--markdown', str(out_dir / 'bench.md'), '--readme', str(readme)]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(out_dir / 'benchmark.json') as f:
-        data = json.load(f)
-    return data, proc.stdout, out_dir
+        return json.load(f), proc.stdout, out_dir
 
 
-def test_measurements(tiny_run):
-    data, _, _ = tiny_run
-    settings = data['settings']
-    assert settings['device'] == 'cpu'
-    assert settings['threads'] == 1
-    assert settings['precisions'] == ['fp32']
+def test_quick_run_measurements(quick_run):
+    data, _, _ = quick_run
     results = data['results']
-    got = {(r['task'], r['model']) for r in results}
-    assert got == {(t, m) for t in ('cls', 'det', 'seg') for m in ('dfvt_t', 'resnet50')}
-    expected_params = {
-        'cls': (3.97e6, 25.56e6),
-        'det': (23.77e6, 44.40e6),
-        'seg': (32.93e6, 66.5e6),
+    assert data['threads'] == 1 and data['settings']['device'] == 'cpu'
+    got = {(r['task'], r['model'], r['batch'], r['mode']) for r in results}
+    assert got == {
+        *(
+            ('cls', m, b, mode)
+            for m in ('dfvt_t', 'resnet_50')
+            for b in (1, 2)
+            for mode in ('eager', 'deploy')
+            if m == 'dfvt_t' or mode == 'eager'
+        ),
+        *((t, m, 1, 'eager') for t in ('det', 'seg') for m in ('dfvt_t', 'resnet_50')),
     }
+    counts = {(r.task, r.key): r.measured_params for r in load_models()}
+    peers = {'cls': 25_557_032, 'det': 44_396_336, 'seg': 66_516_108}
     for r in results:
-        batch = 2 if r['task'] == 'cls' else 1
-        assert r['batch_size'] == batch and r['shape'] == [64, 64]
-        assert r['iters'] == 2 and len(r['iter_times']) == 2
-        assert math.isfinite(r['throughput']) and r['throughput'] > 0
-        assert r['throughput'] == pytest.approx(batch / statistics.median(r['iter_times']))
-        assert r['throughput_mean'] == pytest.approx(batch * 2 / sum(r['iter_times']))
-        params = expected_params[r['task']][r['model'] == 'resnet50']
-        assert r['params'] == pytest.approx(params, rel=0.01)
-        # Weights in fp32 (plus buffers), the input batch, and what the pass itself held.
+        assert r['shape'] == [64, 64]
+        assert r['params'] == (counts[(r['task'], 'dfvt_t')] if r['ours'] else peers[r['task']])
+        assert len(r['seconds']) == 1
+        assert r['images_per_s'] == pytest.approx(r['batch'] / statistics.median(r['seconds']))
+        if r['mode'] != 'eager':
+            assert 'peak_memory' not in r and r['max_diff'] < 1e-4
+            continue
+        # Weights (fp32, plus buffers), the input batch, and what the call itself held.
         assert r['weight_bytes'] >= 4 * r['params']
-        assert r['input_bytes'] == batch * 3 * 64 * 64 * 4
-        # Every model's first layer alone outputs more than its input.
-        assert r['input_bytes'] < r['activation_peak'] < 2048 * MB
+        assert r['input_bytes'] == r['batch'] * 3 * 64 * 64 * 4
+        assert 0 < r['activation_peak'] < 2048 * MB
         total = r['weight_bytes'] + r['input_bytes'] + r['activation_peak']
-        assert r['peak_memory'] == total < 4096 * MB
+        assert r['peak_memory'] == total
 
 
-def test_ratios(tiny_run):
-    data, stdout, _ = tiny_run
-    results = {(r['task'], r['model']): r for r in data['results']}
-    ratios = data['ratios']
-    assert sorted(r['task'] for r in ratios) == ['cls', 'det', 'seg']
-    blocks = stdout.split('\n\n')
-    for r in ratios:
-        task = r['task']
-        assert (r['model'], r['peer'], r['precision']) == ('dfvt_t', 'resnet50', 'fp32')
-        ours, theirs = results[(task, 'dfvt_t')], results[(task, 'resnet50')]
-        assert r['throughput_ratio'] == pytest.approx(ours['throughput'] / theirs['throughput'])
+def test_quick_run_ratios(quick_run):
+    data, _, _ = quick_run
+    eager = {
+        (r['task'], r['batch'], r['model']): r for r in data['results'] if r['mode'] == 'eager'
+    }
+    paper = {(r.task, r.key): r for r in load_models() + load_models(path=peers_path())}
+    assert sorted((r['task'], r['batch']) for r in data['ratios']) == [
+        ('cls', 1),
+        ('cls', 2),
+        ('det', 1),
+        ('seg', 1),
+    ]
+    for r in data['ratios']:
+        ours, theirs = (eager[(r['task'], r['batch'], m)] for m in (r['model'], r['peer']))
+        assert r['throughput_ratio'] == pytest.approx(ours['images_per_s'] / theirs['images_per_s'])
         assert r['memory_ratio'] == pytest.approx(ours['peak_memory'] / theirs['peak_memory'])
-        a, b = PAPER_THROUGHPUT[task]
-        assert r['paper_throughput_ratio'] == pytest.approx(a / b)
-        a, b = PAPER_MEMORY[task]
-        assert r['paper_memory_ratio'] == pytest.approx(a / b)
-        # The printed row shows the same four numbers.
-        (block,) = [b for b in blocks if b.startswith(TITLES[task]) and 'DFvT / peer' in b]
-        row = re.search(r'^DFvT-T / ResNet-50\s+(.*)$', block, re.M).group(1).split()
-        keys = ('throughput_ratio', 'paper_throughput_ratio', 'memory_ratio', 'paper_memory_ratio')
-        assert row == [f'{r[k]:.2f}' for k in keys]
+        a, b = paper[(r['task'], 'dfvt_t')], paper[(r['task'], 'resnet_50')]
+        assert r['paper_throughput_ratio'] == pytest.approx(a.throughput.value / b.throughput.value)
+        assert r['paper_memory_ratio'] == pytest.approx(a.memory.value / b.memory.value)
+    # The paper's DFvT-T / ResNet-50 on ImageNet: 4760.1 / 879.0 images/s, 1.5 / 3.2 GB.
+    cls = next(r for r in data['ratios'] if r['task'] == 'cls')
+    assert cls['paper_throughput_ratio'] == pytest.approx(5.415, abs=1e-3)
+    assert cls['paper_memory_ratio'] == pytest.approx(0.469, abs=1e-3)
 
 
-def test_paper_numbers_kept(tiny_run):
-    data, _, _ = tiny_run
-    paper = data['paper']
-    assert paper['cls']['swin_t'] == dict(
-        params=28.3, flops=4.5, memory=8.0, throughput=536.8, top1=81.3
-    )
-    assert paper['det']['dfvt_b']['throughput'] == 22.7
-    assert paper['seg']['swin_t']['memory'] == 9.5
+def test_quick_run_tables(quick_run):
+    data, stdout, out_dir = quick_run
+    results, ratios = data['results'], data['ratios']
+    table = speed_table(results, 'cls', 2, 'cpu', 'simple').splitlines()
+    assert table[0].split()[:5] == ['model', 'params', '(M)', 'eager', 'fp32']
+    by_key = {(r['model'], r['mode']): r for r in results if r['task'] == 'cls' and r['batch'] == 2}
+    dfvt, resnet = table[2].split(), table[3].split()
+    eager, deploy = by_key[('dfvt_t', 'eager')], by_key[('dfvt_t', 'deploy')]
+    ratio = deploy['images_per_s'] / eager['images_per_s']
+    assert dfvt == [
+        'DFvT-T',
+        '3.97',
+        f'{eager["images_per_s"]:.2f}',
+        f'{deploy["images_per_s"]:.2f}',
+        f'({ratio:.2f}x)',
+        f'{eager["peak_memory"] / MB:.1f}',
+    ]
+    assert resnet[:2] == ['ResNet-50', '25.56'] and resnet[3] == '-'  # peers: eager only
+    # The printed report, the markdown file and the README block are the same tables.
+    assert report(results, ratios, 'cpu') in stdout
+    markdown = report(results, ratios, 'cpu', markdown=True)
+    assert markdown in (out_dir / 'bench.md').read_text()
+    block = readme_block((out_dir / 'README.md').read_text(), 'benchmark')
+    assert block.startswith('Measured with `python tools/analysis/benchmark.py --quick')
+    assert block.endswith(markdown)
+    assert '-: not run' in markdown
 
 
-def test_plot(tiny_run):
-    data, _, out_dir = tiny_run
+def test_quick_run_plot(quick_run):
+    data, _, out_dir = quick_run
     png = out_dir / 'speed_accuracy.png'
     assert data['plot'] == str(png)
-    assert png.stat().st_size > 10_000
     with Image.open(png) as image:
-        assert image.format == 'PNG'
-        assert image.size == (700, 500)
-        # Not a blank canvas: DFvT's red star and the peers' blue points are drawn.
+        assert image.format == 'PNG' and image.size == (700, 500)
         colours = {pixel[:3] for pixel in image.convert('RGB').getdata()}
-    assert (214, 39, 40) in colours  # matplotlib's tab:red
-    assert (31, 119, 180) in colours  # tab:blue
+    assert (214, 39, 40) in colours  # DFvT in matplotlib's tab:red
+    assert (31, 119, 180) in colours  # the peer in tab:blue
 
 
 @pytest.mark.parametrize('mb', [1, 4, 16])
-def test_cpu_peak_memory_one_tensor(benchmark_module, mb):
+def test_cpu_peak_memory_one_tensor(mb):
     def allocate():
         torch.empty(mb * MB // 4, dtype=torch.float32).fill_(1.0)
 
-    peak = benchmark_module.cpu_peak_memory(allocate)
-    assert mb * MB <= peak < 2 * mb * MB
+    assert mb * MB <= cpu_peak_memory(allocate) < 2 * mb * MB
 
 
-def test_cpu_peak_memory_time_order(benchmark_module):
+def test_cpu_peak_memory_time_order():
     def one_after_another():
         for _ in range(3):
             torch.ones(MB)  # 4 MB, freed at once
@@ -172,36 +261,17 @@ def test_cpu_peak_memory_time_order(benchmark_module):
         before = None
         torch.ones(MB)
 
-    assert 4 * MB <= benchmark_module.cpu_peak_memory(one_after_another) < 8 * MB
-    assert 12 * MB <= benchmark_module.cpu_peak_memory(held_together) < 16 * MB
-    assert 4 * MB <= benchmark_module.cpu_peak_memory(free_outside) < 8 * MB
+    assert 4 * MB <= cpu_peak_memory(one_after_another) < 8 * MB
+    assert 12 * MB <= cpu_peak_memory(held_together) < 16 * MB
+    assert 4 * MB <= cpu_peak_memory(free_outside) < 8 * MB
 
 
-def test_unknown_model(benchmark_module, capsys):
+def test_bad_arguments(capsys):
+    tool = load_tool('analysis', 'benchmark.py')
     with pytest.raises(SystemExit):
-        benchmark_module.parse_args(['--models', 'dfvt_t', 'resnet_99'])
+        tool.parse_args(['--models', 'dfvt_t', 'resnet_99'])
     err = capsys.readouterr().err
-    assert "unknown model(s) ['resnet_99']" in err
-    assert 'mobilenet_v2' in err and 'deit_s' in err
+    assert "unknown model(s) ['resnet_99']; choose from" in err and 'mobilenetv2' in err
     with pytest.raises(SystemExit):
-        benchmark_module.parse_args(['--tasks', 'det', '--models', 'mobilenet_v2'])
-    assert 'in none of the tasks' in capsys.readouterr().err
-
-
-def test_configs_and_no_pretrained(benchmark_module):
-    for table in benchmark_module.MODEL_SPECS.values():
-        for spec in table.values():
-            assert osp.isfile(benchmark_module.resolve_config(spec.config)), spec
-    cfg = dict(
-        pretrained='open-mmlab://resnet50_v1c',
-        backbone=dict(
-            init_cfg=dict(type='Pretrained', checkpoint='x.pth'),
-            layers=[dict(init_cfg=[dict(type='Pretrained'), dict(type='Kaiming')])],
-        ),
-        head=dict(init_cfg=dict(type='Normal', std=0.01)),
-    )
-    assert benchmark_module.strip_pretrained(cfg) == dict(
-        pretrained=None,
-        backbone=dict(init_cfg=None, layers=[dict(init_cfg=[dict(type='Kaiming')])]),
-        head=dict(init_cfg=dict(type='Normal', std=0.01)),
-    )
+        tool.parse_args(['--shape', '1', '2', '3'])
+    assert '--shape takes H or H W, got [1, 2, 3]' in capsys.readouterr().err
