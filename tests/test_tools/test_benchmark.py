@@ -275,3 +275,12 @@ def test_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         tool.parse_args(['--shape', '1', '2', '3'])
     assert '--shape takes H or H W, got [1, 2, 3]' in capsys.readouterr().err
+
+
+def test_readme_has_the_benchmark_block():
+    """Where `benchmark.py --readme README.md` writes its tables."""
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        block = readme_block(f.read(), 'benchmark')
+    assert block.startswith(
+        ('TODO (final run)', 'Measured with `python tools/analysis/benchmark.py')
+    )
