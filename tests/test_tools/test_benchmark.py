@@ -74,33 +74,12 @@ def test_modes_that_do_not_apply(tiny, monkeypatch):
     calls, n_a, _ = ours.calls(1, SHAPE)
     assert list(calls) == ['eager']
     assert n_a == {'amp': 'this CPU has no native bfloat16 (lscpu: no avx512_bf16 / amx_bf16)'}
-    assert 'n/a, bf16 autocast: this CPU has no native bfloat16' in report(
-        [
-            dict(
-                task='cls',
-                batch=1,
-                shape=[64, 64],
-                model='m',
-                label='M',
-                mode='eager',
-                params=1,
-                images_per_s=1.0,
-                peak_memory=1,
-            ),
-            dict(
-                task='cls',
-                batch=1,
-                shape=[64, 64],
-                model='m',
-                label='M',
-                mode='amp',
-                params=1,
-                n_a=n_a['amp'],
-            ),
-        ],
-        [],
-        'cpu',
-    )
+    row = dict(task='cls', batch=1, shape=[64, 64], model='m', label='M', params=1)
+    results = [
+        dict(row, mode='eager', images_per_s=1.0, peak_memory=1),
+        dict(row, mode='amp', n_a=n_a['amp']),
+    ]
+    assert 'n/a, bf16 autocast: this CPU has no native bfloat16' in report(results, [], 'cpu')
     # Peers take peer_modes; a backbone without switch_to_deploy has no deploy mode.
     peer = bench.ModelUnderTest(record, False, 'cls', settings)
     assert peer.modes() == ['eager', 'deploy'] and peer._not_available('deploy') is None
