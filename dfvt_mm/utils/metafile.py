@@ -78,8 +78,10 @@ class ModelRecord:
         name: ``Name`` (this repository: the config's stem).
         task: ``'cls'``, ``'det'`` or ``'seg'`` (from the first result's task), or the task as
             written when it is none of these.
-        backbone: ``Metadata.Backbone``, the label tables show (``'DFvT-T'``, ``'ResNet-50'``).
-        config: ``Config``: a path relative to the metafile root, or ``'pkg::path'`` upstream.
+        backbone: ``Metadata.Backbone``, the label tables show (``'DFvT-T'``, ``'ResNet-50'``);
+            the model's name where there is none.
+        config: ``Config``: a path relative to the metafile root, or ``'pkg::path'`` upstream;
+            None where the entry has none.
         collection: ``In Collection``.
         params: The paper's parameter count (``Metadata.Parameters``).
         flops: The paper's FLOPs (``Metadata.FLOPs``).
@@ -102,7 +104,7 @@ class ModelRecord:
     name: str
     task: str
     backbone: str
-    config: str
+    config: str | None
     collection: str | None = None
     params: float | None = None
     flops: float | None = None
@@ -127,9 +129,9 @@ class ModelRecord:
         return re.sub(r'[^a-z0-9]+', '_', self.backbone.lower()).strip('_')
 
     @property
-    def config_path(self) -> str:
+    def config_path(self) -> str | None:
         """``config`` as a file path (upstream ``'pkg::'`` configs are left as they are)."""
-        if '::' in self.config or osp.isabs(self.config):
+        if self.config is None or '::' in self.config or osp.isabs(self.config):
             return self.config
         return osp.join(metafile_root(), self.config)
 
@@ -181,13 +183,11 @@ def _record(model: Any, source: str) -> ModelRecord:
     metrics: dict[str, float] = {}
     for result in results:
         metrics.update(result.metrics or {})
-    backbone = meta.get('Backbone')
-    if not backbone:
-        raise ValueError(f'{source}: model {model.name} has no Metadata.Backbone (its label)')
     return ModelRecord(
         name=model.name,
         task=TASKS.get(results[0].task, results[0].task),
-        backbone=backbone,
+        # Metafiles of variants (the ablations') may name no backbone: the model's name labels it.
+        backbone=meta.get('Backbone') or model.name,
         config=model.config,
         collection=model.in_collection,
         params=meta.get('Parameters'),

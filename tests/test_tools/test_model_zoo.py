@@ -102,6 +102,28 @@ def test_loader_errors(tmp_path):
         load_models(path=str(bad))
 
 
+def test_other_metafiles_keep_their_fields(tmp_path):
+    """A metafile of variants (as the ablations'): no config or backbone, custom fields."""
+    path = tmp_path / 'metafile.yml'
+    path.write_text(
+        'Collections:\n  - Name: Ablations\nModels:\n'
+        '  - Name: dfvt_s_cm_only\n    In Collection: Ablations\n    Paper Table: Table 3\n'
+        '    Metadata:\n      FLOPs: 700000000\n      Spatial Module: false\n'
+        '    Results:\n      - Task: Image Classification\n        Dataset: ImageNet-1k\n'
+        '        Metrics:\n          Top 1 Accuracy: 77.0\n'
+    )
+    (record,) = load_models('cls', str(path))
+    assert (record.name, record.backbone, record.config, record.config_path) == (
+        'dfvt_s_cm_only',
+        'dfvt_s_cm_only',
+        None,
+        None,
+    )
+    assert record.flops == 7e8 and record.metrics == {'Top 1 Accuracy': 77.0}
+    assert record.metadata['Spatial Module'] is False
+    assert record.extra == {'Paper Table': 'Table 3'}
+
+
 def test_readme_table_is_the_tools_output(ours):
     with open(osp.join(REPO_ROOT, 'README.md')) as f:
         readme = f.read()
