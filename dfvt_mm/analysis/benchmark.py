@@ -182,11 +182,14 @@ class ModelUnderTest:
         tensors = [*self.model.parameters(), *self.model.buffers()]
         self.weight_bytes = sum(t.numel() * t.element_size() for t in tensors)
         self._variants: dict[str, Any] = {}
+        self._onnx_files: dict[tuple[int, int], str] = {}
 
     def modes(self) -> list[str]:
+        """The modes this model runs; always eager first, the reference of the others."""
         if self.task != 'cls':
             return ['eager', 'amp'] if self.device.type == 'cuda' else ['eager']
-        return list(self.settings.modes if self.ours else self.settings.peer_modes)
+        chosen = self.settings.modes if self.ours else self.settings.peer_modes
+        return list(dict.fromkeys(['eager', *chosen]))
 
     def _variant(self, mode: str, shape: tuple[int, int]) -> Any:
         """The deployed copy, the compiled model or the onnxruntime session, made once."""
@@ -204,17 +207,16 @@ class ModelUnderTest:
                 from ..deployment import OnnxRuntimeModel
 
                 path = export_classifier(self.record, self.model, shape, self.settings.work_dir)
+                self._onnx_files[shape] = path
                 self._variants[key] = OnnxRuntimeModel(path, threads=torch.get_num_threads())
-                self._variants[key].path = path
         return self._variants[key]
 
     def calls(
         self, batch: int, shape: tuple[int, int]
-    ) -> tuple[dict[str, Callable[[], Any]], dict[str, str], int]:
+    ) -> tuple[dict[str, Callable[[], Any]], dict[str, str], torch.Tensor]:
         """The calls to time for one batch size, by mode; why each other mode is n/a; and the
-        bytes of the input batch."""
+        input batch they take."""
         inputs, samples = dummy_batch(self.model, self.task, batch, shape)
-        self._inputs = inputs
         n_a: dict[str, str] = {}
         calls: dict[str, Callable[[], Any]] = {}
         for mode in self.modes():
@@ -224,7 +226,7 @@ class ModelUnderTest:
                 continue
             call = self._call(mode, inputs, samples, shape)
             calls[mode] = self._synchronised(call)
-        return calls, n_a, inputs.nbytes
+        return calls, n_a, inputs
 
     def _not_available(self, mode: str) -> str | None:
         if mode == 'deploy' and not hasattr(self.model.backbone, 'switch_to_deploy'):
@@ -252,7 +254,9 @@ class ModelUnderTest:
 
         return forward
 
-    def max_differences(self, calls: dict[str, Callable[[], Any]], shape: tuple[int, int]):
+    def max_differences(
+        self, calls: dict[str, Callable[[], Any]], inputs: torch.Tensor
+    ) -> dict[str, float]:
         """Each classifier mode's largest logit difference to ``eager``, on the timed batch.
         onnxruntime's logits are the input of the graph's final Softmax, read from the graph
         (:func:`dfvt_mm.deployment.runtime.last_node_input`)."""
@@ -262,10 +266,10 @@ class ModelUnderTest:
         diffs = {}
         for mode, call in calls.items():
             if mode == 'onnxruntime':
-                path = self._variant(mode, shape).path
+                path = self._onnx_files[tuple(inputs.shape[2:])]
                 logits = last_node_input(path, 'Softmax')
                 session = OnnxRuntimeModel(path, threads=1, extra_outputs=[logits])
-                out = torch.from_numpy(session(self._inputs)[logits])
+                out = torch.from_numpy(session(inputs)[logits])
             else:
                 out = call()
             diffs[mode] = (out.float().cpu() - reference.cpu()).abs().max().item()
@@ -308,8 +312,8 @@ def run_benchmark(settings: Settings, log: Callable[[str], None] = print) -> lis
             group: dict[tuple[str, str], Callable[[], Any]] = {}
             rows: dict[tuple[str, str], dict] = {}
             for m in models:
-                calls, n_a, input_bytes = m.calls(batch, shape)
-                diffs = m.max_differences(calls, shape) if task == 'cls' else {}
+                calls, n_a, inputs = m.calls(batch, shape)
+                diffs = m.max_differences(calls, inputs) if task == 'cls' else {}
                 for mode in m.modes():
                     row = dict(
                         task=task,
@@ -330,11 +334,11 @@ def run_benchmark(settings: Settings, log: Callable[[str], None] = print) -> lis
                             row['max_diff'] = diffs[mode]
                     rows[(m.record.key, mode)] = row
                 memory = peak_memory(calls['eager'], device)
-                cpu_total = m.weight_bytes + input_bytes + memory['activation_peak']
+                cpu_total = m.weight_bytes + inputs.nbytes + memory['activation_peak']
                 rows[(m.record.key, 'eager')].update(
                     peak_memory=memory.get('peak', cpu_total),
                     weight_bytes=m.weight_bytes,
-                    input_bytes=input_bytes,
+                    input_bytes=inputs.nbytes,
                     activation_peak=memory['activation_peak'],
                 )
             log(f'[{task} batch {batch}] timing {len(group)} calls in turn')
