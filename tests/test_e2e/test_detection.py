@@ -7,15 +7,12 @@ import re
 import cv2
 import pytest
 
-from .conftest import config, last_metric, run_tool, tool
+from .conftest import BARS, config, last_metric, run_tool, tool
 
 TOY_CFG = config('toy', 'mask_rcnn_dfvt_t_toy_coco.py')
 CLASSES = ('circle', 'square', 'triangle', 'star', 'cross')
-# Measured with `python tools/train.py configs/toy/mask_rcnn_dfvt_t_toy_coco.py` (backbone from the
-# toy classifier): bbox mAP 0.216, segm mAP 0.162 on the 40 validation images (0.233 / 0.178 with
-# the earlier 12-epoch, 64-RoI schedule). The bars leave room for run-to-run variation.
-BBOX_BAR = 0.15
-SEGM_BAR = 0.10
+BBOX_BAR = BARS['detection']['coco/bbox_mAP']
+SEGM_BAR = BARS['detection']['coco/segm_mAP']
 
 
 def test_training_reaches_map(det_run):

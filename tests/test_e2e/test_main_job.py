@@ -7,13 +7,7 @@ import pytest
 
 from dfvt_mm.utils.logs import load_json_log
 
-# The bars of the task tests (test_classification/detection/segmentation.py), where each is
-# explained by the measured values.
-BARS = {
-    'classification': {'accuracy/top1': 45.0},
-    'detection': {'coco/bbox_mAP': 0.15, 'coco/segm_mAP': 0.10},
-    'segmentation': {'mIoU': 18.0},
-}
+from .conftest import BARS
 
 
 @pytest.fixture(scope='module')
