@@ -1,9 +1,39 @@
 import re
+import shutil
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+# What `mim` reads from an installed package's `.mim` folder: `mim search dfvt_mm` the model index
+# (and through it configs/metafiles), `mim train/test/run dfvt_mm` the configs and tools.
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def add_mim_extension() -> None:
+    """Put MIM_FILES into dfvt_mm/.mim: symlinks for an editable install (they follow the
+    checkout), copies when a wheel or sdist is built."""
+    if {'develop', 'editable_wheel'} & set(sys.argv):
+        mode = 'symlink'
+    elif {'bdist_wheel', 'sdist', 'build', 'install'} & set(sys.argv):
+        mode = 'copy'
+    else:
+        return
+    mim = HERE / 'dfvt_mm' / '.mim'
+    mim.mkdir(exist_ok=True)
+    for name in MIM_FILES:
+        src, dst = HERE / name, mim / name
+        if dst.is_symlink() or dst.is_file():
+            dst.unlink()
+        elif dst.is_dir():
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            dst.symlink_to(Path('..', '..', name))
+        elif src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
 
 
 def parse_requirements(name: str) -> list[str]:
@@ -14,6 +44,7 @@ def parse_requirements(name: str) -> list[str]:
 
 version = re.search(r"__version__ = '(.+)'", (HERE / 'dfvt_mm' / 'version.py').read_text()).group(1)
 
+add_mim_extension()
 setup(
     name='dfvt_mm',
     version=version,
@@ -34,6 +65,8 @@ setup(
         # mmdeploy itself is installed with --no-deps (see requirements/deploy.txt).
         'deploy': parse_requirements('deploy'),
     },
+    include_package_data=True,
+    package_data={'dfvt_mm': ['.mim/model-index.yml', '.mim/configs/**/*', '.mim/tools/**/*']},
     license='Apache License 2.0',
     zip_safe=False,
 )
