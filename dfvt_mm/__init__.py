@@ -9,6 +9,7 @@ checkpoints on torch >= 2.6 while keeping ``weights_only=True``
 (:mod:`dfvt_mm.utils.mmengine_patches`).
 """
 
+from . import engine  # noqa: F401  (registers the package's hooks)
 from .models import DFvT, WindowMSA, convert_official_checkpoint
 from .utils import register_sdpa_flop_handle
 from .utils.mmengine_patches import patch_mmengine_checkpoint_loading

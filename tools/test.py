@@ -11,8 +11,8 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
+from dfvt_mm.engine.runner import build_runner, load_config
 from dfvt_mm.utils.checkpoint import CheckpointError
-from dfvt_mm.utils.launch import build_runner, load_config
 
 
 def parse_args() -> argparse.Namespace:

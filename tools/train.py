@@ -12,7 +12,7 @@ import os
 
 from mmengine.config import DictAction
 
-from dfvt_mm.utils.launch import build_runner, load_config
+from dfvt_mm.engine.runner import build_runner, load_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -114,8 +114,7 @@ def run_config(config: str, work_dir: str, seed: int) -> str:
     with open(path, 'w') as f:
         f.write(
             f'_base_ = [{osp.abspath(config)!r}]\n'
-            "custom_imports = dict(imports=['dfvt_mm', 'dfvt_mm.engine'], "
-            'allow_failed_imports=False)\n'
+            "custom_imports = dict(imports=['dfvt_mm'], allow_failed_imports=False)\n"
             f'randomness = dict(seed={seed})\n'
             f"custom_hooks = [dict(type='ProgressHook', path={progress!r})]\n"
         )
@@ -305,8 +304,6 @@ def run(
         The summary (also written to ``out_dir/summary.json``): per task its metrics, wall time,
         work dir, checkpoint and picture; the seed, the total wall time and the machine.
     """
-    from .. import engine  # noqa: F401  (registers ProgressHook for the runs)
-
     unknown = [key for key in tasks if key not in TASKS]
     if unknown:
         raise ValueError(f'unknown tasks {unknown}; the main job has {list(TASKS)}')

@@ -13,8 +13,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from dfvt_mm.engine.runner import build_runner, load_config
 from dfvt_mm.toy import write_ade20k, write_classification, write_coco
-from dfvt_mm.utils.launch import build_runner, load_config
 from tests.conftest import REPO_ROOT, load_tool
 
 CONFIGS = {

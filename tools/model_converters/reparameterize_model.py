@@ -17,9 +17,9 @@ import sys
 from mmengine.config import DictAction
 
 import dfvt_mm  # noqa: F401  (registers DFvT)
+from dfvt_mm.engine.runner import load_config
 from dfvt_mm.models.reparameterize import reparameterize_checkpoint
 from dfvt_mm.utils.checkpoint import CheckpointError
-from dfvt_mm.utils.launch import load_config
 
 
 def parse_args() -> argparse.Namespace:
