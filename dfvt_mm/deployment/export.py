@@ -8,7 +8,6 @@ mmdeploy 1.3.1 and torch 2.13.
 
 from __future__ import annotations
 
-import copy
 import os.path as osp
 from typing import Any
 
@@ -93,24 +92,19 @@ def build_pytorch_model(task_processor: Any, checkpoint: str | None) -> torch.nn
     calls ``switch_to_deploy`` (DFvT folds its BatchNorms into the convs): the exported graph has
     them folded, and checking it against this model checks the folding too.
     """
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner import load_checkpoint
+
+    from ..utils.build import build_model
 
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'checkpoint {checkpoint} does not exist; pass a checkpoint of the model config '
             f'(tools/train.py writes them under work_dirs/)'
         )
-    model_cfg = task_processor.model_cfg
-    cfg = copy.deepcopy(model_cfg.model)
-    cfg.pop('pretrained', None)
-    cfg.setdefault('data_preprocessor', copy.deepcopy(model_cfg.get('data_preprocessor', {})))
-    with DefaultScope.overwrite_default_scope(model_cfg.get('default_scope')):
-        model = MODELS.build(cfg)
+    model = build_model(task_processor.model_cfg)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu')
-    return revert_sync_batchnorm(model).to(task_processor.device).eval()
+    return model.to(task_processor.device).eval()
 
 
 def save_random_checkpoint(

@@ -14,22 +14,10 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS, DefaultScope, init_default_scope
 from mmengine.runner import load_checkpoint
-from torch import nn
 
+from ..utils.build import build_model
 from ..utils.checkpoint import CheckpointError
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """The config's model, built in its own scope's registry, in eval mode, without weights."""
-    scope = cfg.get('default_scope')
-    if scope is None:
-        raise ValueError(f'{cfg.filename}: no default_scope, so the model registry is unknown')
-    init_default_scope(scope)
-    with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(cfg.model)
-    return model.eval()
 
 
 def reparameterize_checkpoint(

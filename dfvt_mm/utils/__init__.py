@@ -6,6 +6,7 @@ from .checkpoint import (
     UnsafeCheckpointError,
     checkpoint_safe_globals,
     load_from_local,
+    unwrap_state_dict,
 )
 from .complexity import register_sdpa_flop_handle, sdpa_flop_jit
 from .mmengine_patches import patch_mmengine_checkpoint_loading
@@ -21,4 +22,5 @@ __all__ = [
     'patch_mmengine_checkpoint_loading',
     'register_sdpa_flop_handle',
     'sdpa_flop_jit',
+    'unwrap_state_dict',
 ]

@@ -116,6 +116,9 @@ def build_model(
     cfg = load_model_config(config, cfg_options)
     scope = cfg.default_scope
     model_cfg = cfg.model if pretrained else ConfigDict(strip_pretrained(cfg.model.to_dict()))
+    if cfg.get('data_preprocessor') is not None:
+        # As mmengine's Runner does: mmpretrain configs give the preprocessor at the top level.
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     # Components looked up at run time (mmdet's task modules) use the global default scope.
     init_default_scope(scope)
     with DefaultScope.overwrite_default_scope(scope):
@@ -160,13 +163,3 @@ def dummy_batch(
         dict(inputs=images, data_samples=[Sample(metainfo=meta) for _ in range(batch_size)])
     )
     return data['inputs'], data['data_samples']
-
-
-def unwrap_state_dict(checkpoint: Mapping) -> Mapping:
-    """The weights of a loaded checkpoint: mmengine's (under ``state_dict``), the authors' (under
-    ``model``), or a bare state dict as it is."""
-    for key in ('state_dict', 'model'):
-        value = checkpoint.get(key) if isinstance(checkpoint, Mapping) else None
-        if isinstance(value, Mapping):
-            return value
-    return checkpoint

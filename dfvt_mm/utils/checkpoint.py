@@ -21,7 +21,7 @@ import os
 import os.path as osp
 import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -205,3 +205,13 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
         raise CorruptCheckpointError(
             f'{filename} is truncated or corrupt ({first}); download or save it again'
         ) from None
+
+
+def unwrap_state_dict(checkpoint: Mapping) -> Mapping:
+    """The weights of a loaded checkpoint: mmengine's (under ``state_dict``), the authors' (under
+    ``model``), or a bare state dict as it is."""
+    for key in ('state_dict', 'model'):
+        value = checkpoint.get(key) if isinstance(checkpoint, Mapping) else None
+        if isinstance(value, Mapping):
+            return value
+    return checkpoint

@@ -5,13 +5,13 @@ import torch
 from mmengine.config import Config
 
 import dfvt_mm  # noqa: F401
+from dfvt_mm.utils import unwrap_state_dict
 from dfvt_mm.utils.build import (
     build_model,
     dummy_batch,
     load_model_config,
     resolve_config,
     strip_pretrained,
-    unwrap_state_dict,
 )
 
 

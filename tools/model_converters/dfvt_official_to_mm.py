@@ -19,7 +19,7 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from dfvt_mm.models.backbones.dfvt import convert_official_checkpoint, infer_arch
-from dfvt_mm.utils.checkpoint import CheckpointError
+from dfvt_mm.utils.checkpoint import CheckpointError, unwrap_state_dict
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,12 +31,7 @@ def parse_args() -> argparse.Namespace:
 
 def convert(src: str, dst: str) -> str:
     """Convert ``src`` into ``dst`` and return a one-line summary."""
-    ckpt = _load_checkpoint(src, map_location='cpu')
-    state_dict = ckpt
-    for key in ('model', 'state_dict'):
-        if isinstance(ckpt, dict) and key in ckpt and isinstance(ckpt[key], dict):
-            state_dict = ckpt[key]
-            break
+    state_dict = unwrap_state_dict(_load_checkpoint(src, map_location='cpu'))
     try:
         converted, task = convert_official_checkpoint(state_dict)
     except CheckpointError as e:
