@@ -5,6 +5,9 @@ the full-resolution local detail in a convolutional Spatial Module, and fuses th
 block with DANE. The computation (and every parameter) follows the authors' released code, so
 their checkpoints load through :func:`convert_official_checkpoint`.
 
+The paper's ablations (Tables 2-5) are options of :class:`DFvT` (``design``, ``spatial_module``,
+``fusion``, ``pre_sa``); their defaults build the released model.
+
 Reading order: DANE -> DFvTBlock -> DFvTStage -> DFvT -> checkpoint conversion.
 """
 
@@ -21,7 +24,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_norm_layer, fuse_conv_bn
 from mmcv.cnn.bricks.drop import build_dropout
-from mmcv.cnn.bricks.transformer import FFN
+from mmcv.cnn.bricks.transformer import FFN, PatchMerging
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
@@ -30,10 +33,21 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...utils.checkpoint import CheckpointArchError, CheckpointLayoutError
+from ...utils.checkpoint import CheckpointArchError, CheckpointLayoutError, unwrap_state_dict
 from ..layers import PointwiseConv2d, WindowMSA
 
 NUM_STAGES = 4
+# The paper's ablations (main text, Tables 2-5); the first entry of each is the released model.
+DESIGNS = ('dfvt', 'baseline', 'downsampled', 'parallel')
+FUSIONS = ('dane', 'sum', 'sum_mul', 'se', 'spatial', 'rdane')
+PRE_SA = ('conv', 'maxpool')
+# The gated fusions: (channel gate, spatial gate, gates read the other input).
+_GATES = {
+    'dane': (True, True, False),
+    'rdane': (True, True, True),
+    'se': (True, False, False),
+    'spatial': (False, True, False),
+}
 
 
 class DANE(BaseModule):
@@ -43,10 +57,18 @@ class DANE(BaseModule):
     ``x_spatial * w + x_context * (1 - w)`` (the authors' code; the paper's Eq. 4 writes the
     weights the other way round, the released weights follow the code).
 
+    The paper's Table 5 compares it with one gate alone (``channel_gate`` only: "SE", a
+    squeeze-and-excitation of the context; ``spatial_gate`` only: "SPATIAL") and with the gates'
+    inputs swapped (``reverse``: "rDANE", channel attention on the spatial-module tokens and
+    spatial attention on the context), each with the same gated sum.
+
     Args:
         embed_dims: Number of channels.
         reduction: Channel reduction of the channel gate's bottleneck.
         norm_cfg: Config of the norm layers.
+        channel_gate: Build the channel gate (SE-style bottleneck MLP on the mean token).
+        spatial_gate: Build the spatial gate (LN and a Linear ``C -> 1`` per token).
+        reverse: Feed the channel gate the spatial-module tokens and the spatial gate the context.
         init_cfg: Initialization config dict.
     """
 
@@ -55,26 +77,46 @@ class DANE(BaseModule):
         embed_dims: int,
         reduction: int = 16,
         norm_cfg: dict | None = None,
+        channel_gate: bool = True,
+        spatial_gate: bool = True,
+        reverse: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         norm_cfg = norm_cfg or dict(type='LN')
+        if not (channel_gate or spatial_gate):
+            raise ValueError('DANE needs at least one of channel_gate and spatial_gate')
         hidden = embed_dims // reduction
-        if hidden < 1:
+        if channel_gate and hidden < 1:
             raise ValueError(f'DANE needs embed_dims >= {reduction}, got {embed_dims}')
-        self.spatial = nn.Sequential(
-            build_norm_layer(norm_cfg, embed_dims)[1], nn.Linear(embed_dims, 1, bias=False)
+        self.reverse = reverse
+        self.spatial = (
+            nn.Sequential(
+                build_norm_layer(norm_cfg, embed_dims)[1], nn.Linear(embed_dims, 1, bias=False)
+            )
+            if spatial_gate
+            else None
         )
-        self.channel = nn.Sequential(
-            nn.Linear(embed_dims, hidden, bias=False),
-            nn.SiLU(),
-            build_norm_layer(norm_cfg, hidden)[1],
-            nn.Linear(hidden, embed_dims, bias=False),
+        self.channel = (
+            nn.Sequential(
+                nn.Linear(embed_dims, hidden, bias=False),
+                nn.SiLU(),
+                build_norm_layer(norm_cfg, hidden)[1],
+                nn.Linear(hidden, embed_dims, bias=False),
+            )
+            if channel_gate
+            else None
         )
 
     def forward(self, context: Tensor, spatial: Tensor) -> Tensor:
         """Fuse two channels-last maps (B, H, W, C) of the same shape."""
-        gate = self.spatial(spatial) + self.channel(context.mean(dim=(1, 2), keepdim=True))
+        channel_in, spatial_in = (spatial, context) if self.reverse else (context, spatial)
+        gate = None
+        if self.spatial is not None:
+            gate = self.spatial(spatial_in)
+        if self.channel is not None:
+            channel = self.channel(channel_in.mean(dim=(1, 2), keepdim=True))
+            gate = channel if gate is None else gate + channel
         w = torch.sigmoid(gate)
         # context + w * (spatial - context) in one kernel instead of four; the dtypes are
         # promoted as the arithmetic would (under autocast they can differ).
@@ -83,7 +125,7 @@ class DANE(BaseModule):
 
 
 class DFvTBlock(BaseModule):
-    """DFvT transformer block: (shifted) window attention, DANE fusion with the spatial map, MLP.
+    """DFvT transformer block: (shifted) window attention, fusion with the spatial map, MLP.
 
     Args:
         embed_dims: Number of channels.
@@ -96,6 +138,10 @@ class DFvTBlock(BaseModule):
             (the authors' detection code). If False, the window shrinks to the map and the shift
             is dropped once ``min(H, W) <= window_size`` (the authors' classification code).
         norm_cfg: Config of the norm layers.
+        fusion: How the tokens after attention take in the spatial map: ``'dane'`` (the
+            released model), ``'rdane'``, ``'se'``, ``'spatial'`` (see :class:`DANE`),
+            ``'sum'`` (``x + s``), ``'sum_mul'`` (``x + s + x * s``), or None (no spatial map:
+            a plain Swin block).
         with_cp: Use gradient checkpointing to save memory.
         init_cfg: Initialization config dict.
     """
@@ -110,20 +156,36 @@ class DFvTBlock(BaseModule):
         drop_path: float = 0.0,
         pad_small_map: bool = False,
         norm_cfg: dict | None = None,
+        fusion: str | None = 'dane',
         with_cp: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         norm_cfg = norm_cfg or dict(type='LN')
+        if fusion is not None and fusion not in FUSIONS:
+            raise ValueError(f'fusion must be one of {FUSIONS} or None, got {fusion!r}')
         self.window_size = window_size
         self.shift_size = window_size // 2 if shift else 0
         self.pad_small_map = pad_small_map
+        self.fusion = fusion
         self.with_cp = with_cp
 
         self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.attn = WindowMSA(embed_dims, num_heads, window_size=window_size)
         self.drop_path = build_dropout(dict(type='DropPath', drop_prob=drop_path))
-        self.dane = DANE(embed_dims, norm_cfg=norm_cfg)
+        # Every gated fusion is a DANE (the name keeps the released model's state-dict keys);
+        # 'sum' and 'sum_mul' have no parameters.
+        if fusion in _GATES:
+            channel, spatial, reverse = _GATES[fusion]
+            self.dane = DANE(
+                embed_dims,
+                norm_cfg=norm_cfg,
+                channel_gate=channel,
+                spatial_gate=spatial,
+                reverse=reverse,
+            )
+        else:
+            self.dane = None
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.ffn = FFN(
             embed_dims=embed_dims,
@@ -141,13 +203,19 @@ class DFvTBlock(BaseModule):
             return min(height, width), 0
         return self.window_size, self.shift_size
 
-    def forward(self, x: Tensor, spatial: Tensor) -> Tensor:
-        """Run the block on context tokens ``x`` and the stage's spatial map, both (B, H, W, C)."""
+    def forward(self, x: Tensor, spatial: Tensor | None) -> Tensor:
+        """Run the block on context tokens ``x`` and the stage's spatial map, both (B, H, W, C)
+        (``spatial`` is None without fusion)."""
 
-        def _inner_forward(x: Tensor, spatial: Tensor) -> Tensor:
+        def _inner_forward(x: Tensor, spatial: Tensor | None) -> Tensor:
             window, shift = self.window_and_shift(x.shape[1], x.shape[2])
             x = x + self.drop_path(self.attn(self.norm1(x), window, shift))
-            x = self.dane(x, spatial)
+            if self.dane is not None:
+                x = self.dane(x, spatial)
+            elif self.fusion == 'sum':
+                x = x + spatial
+            elif self.fusion == 'sum_mul':
+                x = x + spatial + x * spatial
             return self.ffn(self.norm2(x), identity=x)
 
         if self.with_cp and torch.is_grad_enabled():
@@ -181,6 +249,11 @@ class DFvTStage(BaseModule):
     The stage's spatial downsampling happens at its start (``context_conv`` has stride 2, except in
     the last stage), so its attention runs at half the resolution of its input.
 
+    The ablations of :class:`DFvT` change what the attention's input is made of (``pre_sa``),
+    whether there is a Spatial Module and how it is fused (``fusion``), add a convolutional path
+    beside the attention (``conv_path``), or, with an empty ``pre_sa``, attend at the stage's input
+    resolution and downsample at the end with patch merging (a Swin-style stage).
+
     Args:
         embed_dims: Channels of the stage.
         depth: Number of blocks.
@@ -194,6 +267,17 @@ class DFvTStage(BaseModule):
         norm_cfg: Config of the token norm layers.
         conv_norm_cfg: Config of the conv norm layers.
         act_cfg: Config of the conv activations.
+        pre_sa: What is summed into the attention's input: ``'conv'`` (the conv block: local
+            convs, then a stride-2 depthwise and a 1x1 conv) and/or ``'maxpool'`` (the max-pooled
+            input; the input itself in the last stage). Empty: the attention runs on the input
+            itself and the stage ends with patch merging (LN and Linear ``4C -> 2C``) instead of
+            the expansion.
+        fusion: The blocks' fusion with the Spatial Module (see :class:`DFvTBlock`); None builds
+            no Spatial Module. The last stage fuses with its input, as the authors' code does.
+        conv_path: Add a convolutional path beside the attention: on the stage's input, at its
+            resolution, one inverted residual (1x1 ``C -> mlp_ratio * C``, depthwise 3x3, 1x1
+            back) per block; max-pooled (except in the last stage) and added to the tokens after
+            the blocks. Its output is the stage's local map.
         with_cp: Use gradient checkpointing in the blocks.
         deploy: Build the convs with biases and without their norm layers (BatchNorm folded in,
             see :meth:`DFvT.switch_to_deploy`).
@@ -214,6 +298,9 @@ class DFvTStage(BaseModule):
         norm_cfg: dict | None = None,
         conv_norm_cfg: dict | None = None,
         act_cfg: dict | None = None,
+        pre_sa: Sequence[str] = PRE_SA,
+        fusion: str | None = 'dane',
+        conv_path: bool = False,
         with_cp: bool = False,
         deploy: bool = False,
         init_cfg: dict | list[dict] | None = None,
@@ -227,20 +314,27 @@ class DFvTStage(BaseModule):
         C = embed_dims
         drop_paths = list(drop_paths) or [0.0] * depth
         self.last_stage = last_stage
+        self.max_pool = 'maxpool' in pre_sa
+        self.merge = not pre_sa
+        self.fusion = fusion
 
-        # Local map x_sk: 1x1, then two depthwise 3x3.
-        self.local_conv = nn.Sequential(
-            ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
-            ConvModule(C, C, 3, padding=1, groups=C, **conv),
-            ConvModule(C, C, 3, padding=1, groups=C, **conv),
-        )
-        # Context Module's downsampling: depthwise 3x3 (stride 2 except in the last stage), 1x1.
-        self.context_conv = nn.Sequential(
-            ConvModule(C, C, 3, stride=1 if last_stage else 2, padding=1, groups=C, **conv),
-            ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
-        )
+        if 'conv' in pre_sa:
+            # Local map x_sk: 1x1, then two depthwise 3x3.
+            self.local_conv = nn.Sequential(
+                ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
+                ConvModule(C, C, 3, padding=1, groups=C, **conv),
+                ConvModule(C, C, 3, padding=1, groups=C, **conv),
+            )
+            # Context Module's downsampling: depthwise 3x3 (stride 2 except in the last stage),
+            # then 1x1.
+            self.context_conv = nn.Sequential(
+                ConvModule(C, C, 3, stride=1 if last_stage else 2, padding=1, groups=C, **conv),
+                ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
+            )
+        else:
+            self.local_conv = self.context_conv = None
         # Spatial Module: space-to-depth of x_sk, depthwise 3x3, 1x1 back to C; no activation.
-        if last_stage:
+        if last_stage or fusion is None:
             self.spatial_conv = None
         else:
             self.spatial_conv = nn.Sequential(
@@ -268,23 +362,41 @@ class DFvTStage(BaseModule):
                     drop_path=drop_paths[j],
                     pad_small_map=pad_small_map,
                     norm_cfg=norm_cfg,
+                    fusion=fusion,
                     with_cp=with_cp,
                 )
                 for j in range(depth)
             ]
         )
-        # Channel expansion for the next stage (the authors' `downsample`; no spatial change).
-        self.downsample = (
-            nn.Sequential(
+        if conv_path:
+            hidden = int(C * mlp_ratio)
+            self.conv_path = ModuleList(
+                nn.Sequential(
+                    ConvModule(C, hidden, 1, conv_cfg=pointwise, **conv),
+                    ConvModule(hidden, hidden, 3, padding=1, groups=hidden, **conv),
+                    ConvModule(
+                        hidden, C, 1, conv_cfg=pointwise, act_cfg=None, norm_cfg=conv['norm_cfg']
+                    ),
+                )
+                for _ in range(depth)
+            )
+        else:
+            self.conv_path = None
+        if not expand:
+            self.downsample = None
+        elif self.merge:
+            # Swin's patch merging (mmcv's): 2x2 neighbours concatenated, LN, Linear 4C -> 2C.
+            self.downsample = PatchMerging(C, 2 * C, norm_cfg=norm_cfg)
+        else:
+            # Channel expansion for the next stage (the authors' `downsample`; no spatial change).
+            self.downsample = nn.Sequential(
                 OrderedDict(
-                    norm=build_norm_layer(norm_cfg, C)[1], reduction=nn.Linear(C, 2 * C, bias=False)
+                    norm=build_norm_layer(norm_cfg, C)[1],
+                    reduction=nn.Linear(C, 2 * C, bias=False),
                 )
             )
-            if expand
-            else None
-        )
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Run the stage on a (B, C, H, W) map.
 
         The convs run on ``channels_last`` memory (several times faster on CPUs than NCHW for
@@ -293,21 +405,45 @@ class DFvTStage(BaseModule):
 
         Returns:
             The tokens after the blocks as a channels-last map (B, H', W', C) and the local map
-            ``x_sk`` (B, C, H, W) (``channels_last`` memory) that the dense outputs fuse with.
+            (B, C, H, W) (``channels_last`` memory) that the dense outputs fuse with: ``x_sk``,
+            the conv path's output, or the input without either; None when the tokens keep the
+            input's resolution (``pre_sa`` empty).
         """
         x = x.contiguous(memory_format=torch.channels_last)
-        x_sk = self.local_conv(x)
-        x_inter = self.context_conv(x_sk)
-        if self.last_stage:
-            x_pool, x_spatial = x, x
+        x_sk = self.local_conv(x) if self.local_conv is not None else x
+        if self.merge:
+            tokens = x
         else:
-            x_pool = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
-            x_spatial = self.spatial_conv(space_to_depth(x_sk))
-        tokens = (x_pool + x_inter).permute(0, 2, 3, 1)
-        spatial = x_spatial.permute(0, 2, 3, 1)
+            x_pool = None
+            if self.max_pool:
+                x_pool = x if self.last_stage else F.max_pool2d(x, 3, stride=2, padding=1)
+            if self.context_conv is None:
+                tokens = x_pool
+            else:
+                x_inter = self.context_conv(x_sk)
+                tokens = x_inter if x_pool is None else x_pool + x_inter
+        tokens = tokens.permute(0, 2, 3, 1)
+        spatial = None
+        if self.fusion is not None:
+            x_spatial = x if self.last_stage else self.spatial_conv(space_to_depth(x_sk))
+            spatial = x_spatial.permute(0, 2, 3, 1)
         for block in self.blocks:
             tokens = block(tokens, spatial)
-        return tokens, x_sk
+        if self.conv_path is not None:
+            x_sk = x
+            for layer in self.conv_path:
+                x_sk = x_sk + layer(x_sk)
+            pooled = x_sk if self.last_stage else F.max_pool2d(x_sk, 3, stride=2, padding=1)
+            tokens = tokens + pooled.permute(0, 2, 3, 1)
+        return tokens, None if self.merge else x_sk
+
+    def next_input(self, tokens: Tensor) -> Tensor:
+        """The next stage's input (B, 2C, H', W') from this stage's tokens (B, H, W, C)."""
+        if self.merge:
+            B, H, W, C = tokens.shape
+            merged, (h, w) = self.downsample(tokens.reshape(B, H * W, C), (H, W))
+            return merged.view(B, h, w, -1).permute(0, 3, 1, 2)
+        return self.downsample(tokens).permute(0, 3, 1, 2)
 
 
 @MODELS.register_module()
@@ -342,6 +478,41 @@ class DFvT(BaseModule):
         norm_cfg: Config of the token norm layers. Defaults to ``dict(type='LN')``.
         conv_norm_cfg: Config of the conv norm layers. Defaults to ``dict(type='BN')``.
         act_cfg: Config of the conv activations. Defaults to ``dict(type='SiLU')``.
+        design: The model of the paper's Table 2 (its Fig. 2), each a whole model of its own.
+            The paper defines (a)-(c) loosely; these are the readings whose sizes land nearest
+            (configs/ablations/README.md compares them):
+
+            - ``'dfvt'`` (d): this model.
+            - ``'baseline'`` (a, "Baseline ViT"): a Swin-style pyramid: window attention at each
+              stage's input resolution (strides 4, 8, 16, 32), patch merging (mmcv's: LN and
+              Linear ``4C -> 2C``) at the end of stages 0-2, no convs after the stem and no
+              fusion; the dense outputs are the normed tokens themselves.
+            - ``'downsampled'`` (b, "Downsampled ViT"): max-pooling before the attention
+              (strides 8, 16, 32, 32) and nothing else: ``pre_sa=['maxpool']`` with
+              ``spatial_module=False``.
+            - ``'parallel'`` (c, "Parallel ViT"): (b) with a conv path beside the attention, on
+              each stage's input at its resolution: one inverted residual per block (1x1 to
+              ``mlp_ratio * C``, depthwise 3x3, 1x1 back, BN and SiLU), max-pooled and added to
+              the tokens after the blocks; the dense outputs fuse with its map. ``with_cp``
+              checkpoints the transformer blocks only.
+
+            Defaults to 'dfvt'.
+        spatial_module: False builds no Spatial Module and no DANE (Table 3's "CM").
+            Defaults to True.
+        fusion: How each block fuses the Spatial Module's tokens ``s`` into the context tokens
+            ``x`` (Table 5): ``'dane'``; ``'sum'`` (``x + s``, also Table 3's "CM + SM");
+            ``'sum_mul'`` (``x + s + x * s``); ``'se'`` / ``'spatial'`` (DANE's gated sum with
+            its channel gate / its spatial gate alone); ``'rdane'`` (DANE with the gates'
+            inputs swapped: channel attention on ``s``, spatial attention on ``x``).
+            Defaults to 'dane'.
+        pre_sa: What the attention's input is made of (Table 4), a non-empty subset of
+            ``'conv'`` (the conv block: 1x1, two depthwise 3x3, stride-2 depthwise, 1x1) and
+            ``'maxpool'`` (the max-pooled stage input; the input itself in the last stage).
+            Without ``'conv'`` the Spatial Module and the dense outputs read the stage's input.
+            Defaults to both. ``spatial_module``, ``fusion`` and ``pre_sa`` vary
+            ``design='dfvt'`` only; a combination that cannot be built is a ValueError. Every
+            variant works with every output, ``pad_small_map``, ``with_cp``, ``frozen_stages``
+            and ``deploy``.
         deploy: Build the inference structure of :meth:`switch_to_deploy`: every conv with a
             bias and no conv norm layers, so that a checkpoint saved after ``switch_to_deploy``
             (``tools/model_converters/reparameterize_model.py``) loads. Defaults to False.
@@ -391,11 +562,26 @@ class DFvT(BaseModule):
         norm_cfg: dict | None = None,
         conv_norm_cfg: dict | None = None,
         act_cfg: dict | None = None,
+        design: str = 'dfvt',
+        spatial_module: bool = True,
+        fusion: str = 'dane',
+        pre_sa: Sequence[str] = PRE_SA,
         deploy: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         self.arch_settings = self._parse_arch(arch)
+        pre_sa = self._parse_variant(design, spatial_module, fusion, pre_sa)
+        # What the stages build, as the design has it: (b) and (c) of Table 2 pool before the
+        # attention and have no Spatial Module; (a) attends at each stage's input resolution.
+        if design == 'baseline':
+            pre_sa, spatial_module = (), False
+        elif design in ('downsampled', 'parallel'):
+            pre_sa, spatial_module = ('maxpool',), False
+        self.design = design
+        self.pre_sa = pre_sa
+        self.spatial_module = spatial_module
+        self.fusion = fusion if spatial_module else None
         self.embed_dims = self.arch_settings['embed_dims']
         self.depths = list(self.arch_settings['depths'])
         self.num_heads = list(self.arch_settings['num_heads'])
@@ -452,6 +638,9 @@ class DFvT(BaseModule):
                     norm_cfg=norm_cfg,
                     conv_norm_cfg=conv_norm_cfg,
                     act_cfg=conv['act_cfg'],
+                    pre_sa=self.pre_sa,
+                    fusion=self.fusion,
+                    conv_path=design == 'parallel',
                     with_cp=with_cp,
                     deploy=deploy,
                 )
@@ -459,7 +648,8 @@ class DFvT(BaseModule):
 
         for i in self.out_indices:
             self.add_module(f'norm{i}', build_norm_layer(norm_cfg, self.num_features[i])[1])
-            if i < NUM_STAGES - 1:
+            # The baseline's tokens keep the stage's input resolution: nothing to fuse.
+            if i < NUM_STAGES - 1 and design != 'baseline':
                 self.add_module(
                     f'fuse{i}',
                     PointwiseConv2d(2 * self.num_features[i], self.num_features[i], bias=False),
@@ -498,6 +688,46 @@ class DFvT(BaseModule):
                     f'{heads} heads (arch["num_heads"][{i}])'
                 )
         return dict(arch)
+
+    @staticmethod
+    def _parse_variant(
+        design: str, spatial_module: bool, fusion: str, pre_sa: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Check the ablation options together; returns ``pre_sa`` in canonical order."""
+        if design not in DESIGNS:
+            raise ValueError(f'Unknown DFvT design {design!r}; choose one of {DESIGNS}.')
+        if fusion not in FUSIONS:
+            raise ValueError(f'Unknown DFvT fusion {fusion!r}; choose one of {FUSIONS}.')
+        if isinstance(pre_sa, str) or not isinstance(pre_sa, Sequence):
+            raise ValueError(
+                f'pre_sa must be a list of {PRE_SA} (e.g. {list(PRE_SA)}), got {pre_sa!r}'
+            )
+        unknown = sorted(set(pre_sa) - set(PRE_SA))
+        if unknown or not pre_sa:
+            raise ValueError(
+                f'pre_sa must be a non-empty subset of {list(PRE_SA)} (the attention needs an '
+                f'input), got {list(pre_sa)}'
+            )
+        if not spatial_module and fusion != 'dane':
+            raise ValueError(
+                f"fusion={fusion!r} fuses the Spatial Module's output, and spatial_module=False "
+                f"builds none: leave fusion at 'dane' (unused) or set spatial_module=True"
+            )
+        changed = [
+            name
+            for name, value, default in (
+                ('spatial_module', spatial_module, True),
+                ('fusion', fusion, 'dane'),
+                ('pre_sa', set(pre_sa), set(PRE_SA)),
+            )
+            if value != default
+        ]
+        if design != 'dfvt' and changed:
+            raise ValueError(
+                f"design={design!r} is a whole model of the paper's Table 2; {', '.join(changed)} "
+                f"vary design='dfvt' only: leave them at their defaults"
+            )
+        return tuple(k for k in PRE_SA if k in pre_sa)
 
     @staticmethod
     def _parse_out_indices(out_indices: int | Sequence[int]) -> tuple[int, ...]:
@@ -542,7 +772,7 @@ class DFvT(BaseModule):
                 f'from scratch.'
             )
         ckpt = _load_checkpoint(path, map_location='cpu', logger=logger)
-        state_dict = ckpt.get('state_dict', ckpt.get('model', ckpt))
+        state_dict = unwrap_state_dict(ckpt)
         prefix = init_cfg.get('prefix')
         if is_official_layout(state_dict):
             logger.info("DFvT: converting a checkpoint in the authors' layout on the fly")
@@ -640,13 +870,13 @@ class DFvT(BaseModule):
             tokens, x_sk = stage(x)
             if i in self.out_indices:
                 out = getattr(self, f'norm{i}')(tokens).permute(0, 3, 1, 2)
-                if i < NUM_STAGES - 1:
+                if i < NUM_STAGES - 1 and x_sk is not None:
                     up = F.interpolate(out, scale_factor=2.0, mode='nearest')
                     up = up[:, :, : x_sk.shape[2], : x_sk.shape[3]]
                     out = getattr(self, f'fuse{i}')(torch.cat([up, x_sk], dim=1))
                 outs.append(out.contiguous())
             if stage.downsample is not None:
-                x = stage.downsample(tokens).permute(0, 3, 1, 2)
+                x = stage.next_input(tokens)
         return tuple(outs)
 
     def _freeze_stages(self) -> None:
@@ -656,7 +886,7 @@ class DFvT(BaseModule):
         for i in self.out_indices:
             if i < self.frozen_stages:
                 frozen.append(getattr(self, f'norm{i}'))
-                if i < NUM_STAGES - 1:
+                if hasattr(self, f'fuse{i}'):
                     frozen.append(getattr(self, f'fuse{i}'))
         for module in frozen:
             module.eval()
@@ -752,7 +982,7 @@ _CONV_BN = {
     r'norm(\d)\.': r'norm\1.',
     r'conv1x1layers\.(\d)\.': r'fuse\1.',
 }
-# Derived buffers the authors saved; this package recomputes (and caches) them.
+# Derived buffers the authors saved; this package computes them per call (window geometry).
 _DROPPED = re.compile(r'.*(relative_position_index|attn_mask)$')
 _RULES = [(re.compile('^' + k), v) for k, v in _CONV_BN.items()]
 # Per layout, the keys the arch is read from: the stem's last conv (embed_dims out), a block
