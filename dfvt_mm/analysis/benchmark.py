@@ -26,7 +26,7 @@ Speed modes (:data:`MODES`), for the classifiers:
   emulated bf16 is no speed figure) and float16 on a GPU.
 
 Detection and segmentation run ``eager`` (and ``amp`` on a GPU). Timing
-(:func:`dfvt_mm.deployment.runtime.time_calls`): for one task and batch size, every model in
+(:func:`dfvt_mm.analysis.speed.time_calls`): for one task and batch size, every model in
 every mode takes turns, call by call, over the rounds (untimed warm-up rounds first), so that a
 change of the machine's load hits them alike; images/s = batch / the median call. Peak memory
 (:mod:`.memory`) is measured in ``eager`` mode, in one more call.
@@ -297,7 +297,7 @@ def run_benchmark(settings: Settings, log: Callable[[str], None] = print) -> lis
         eager); n/a modes add ``n_a`` (why); eager adds ``peak_memory``, ``weight_bytes``,
         ``input_bytes`` and ``activation_peak`` (bytes).
     """
-    from ..deployment.runtime import time_calls
+    from .speed import time_calls
 
     device = torch.device(settings.device)
     results = []

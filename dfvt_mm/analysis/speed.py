@@ -129,25 +129,41 @@ def train_step_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
 
 
+def time_calls(
+    fns: dict[str, Callable[[], object]],
+    warmup: int = 2,
+    iters: int = 10,
+    min_time: float = 0.0,
+    clock: str = 'wall',
+) -> dict[str, list[float]]:
+    """Seconds of each timed call of each function in ``fns``: the one timing loop of the
+    package (the benchmark, the ablations and the comparison with an older commit use it).
+
+    The functions take turns, call by call (``warmup`` untimed rounds, then rounds until every
+    function has ``iters`` calls and ``min_time`` seconds), so that a change in the load of a
+    shared machine slows all of them alike instead of whichever ran at the time. ``clock='cpu'``
+    measures the process's CPU time instead of wall time: on a core shared with other work it
+    leaves out the time the process waits, so ratios stay steady; on an idle machine the wall
+    clock is the measure.
+    """
+    now = CLOCKS[clock]
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    while any(len(t) < iters or sum(t) < min_time for t in times.values()):
+        for name, fn in fns.items():
+            start = now()
+            fn()
+            times[name].append(now() - start)
+    return times
+
+
 def time_interleaved(
     calls: dict[str, Callable[[], object]], rounds: int, warmup: int = 2, clock: str = 'wall'
 ) -> dict[str, float]:
-    """Median seconds per call of each callable, timed in turn ``rounds`` times.
-
-    ``clock='cpu'`` measures the process's CPU time instead of wall time: on a core shared with
-    other work it leaves out the time the process waits, so ratios stay steady; on an idle
-    machine the wall clock is the measure.
-    """
-    now = CLOCKS[clock]
-    for call in calls.values():
-        for _ in range(warmup):
-            call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = now()
-            call()
-            times[name].append(now() - start)
+    """Median seconds per call of each callable over ``rounds`` turns (:func:`time_calls`)."""
+    times = time_calls(calls, warmup=warmup, iters=rounds, clock=clock)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

@@ -7,18 +7,16 @@ deploy extras (``requirements/deploy.txt`` and ``mmdeploy`` installed with ``--n
 from .check import Check, check_onnx
 from .export import export_onnx, load_deploy_configs, save_random_checkpoint, task_of
 from .mmdeploy_patches import adaptive_avg_pool2d_static, torchscript_onnx_export
-from .runtime import OnnxRuntimeModel, compare_speed, time_calls
+from .runtime import OnnxRuntimeModel
 
 __all__ = [
     'Check',
     'OnnxRuntimeModel',
     'adaptive_avg_pool2d_static',
     'check_onnx',
-    'compare_speed',
     'export_onnx',
     'load_deploy_configs',
     'save_random_checkpoint',
     'task_of',
-    'time_calls',
     'torchscript_onnx_export',
 ]

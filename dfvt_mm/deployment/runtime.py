@@ -1,11 +1,9 @@
-"""Run an exported model with onnxruntime, and time it against eager PyTorch."""
+"""Run an exported model with onnxruntime (a CPU session called on a batch, as the benchmark and
+the checks use it)."""
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -94,57 +92,3 @@ def last_node_input(onnx_file: str, op_type: str) -> str:
     if not nodes:
         raise KeyError(f'{onnx_file} has no {op_type} node')
     return nodes[-1].input[0]
-
-
-def time_calls(
-    fns: dict[str, Callable[[], Any]], warmup: int = 2, iters: int = 10, min_time: float = 2.0
-) -> dict[str, list[float]]:
-    """Seconds of each timed call of each function in ``fns``.
-
-    The functions take turns, call by call (``warmup`` untimed rounds, then rounds until every
-    function has ``iters`` calls and ``min_time`` seconds), so that a change in the load of a
-    shared machine slows all of them alike instead of whichever ran at the time.
-    """
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    while any(len(t) < iters or sum(t) < min_time for t in times.values()):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
-def compare_speed(
-    torch_model: torch.nn.Module,
-    ort_model: OnnxRuntimeModel,
-    batch: torch.Tensor,
-    warmup: int = 2,
-    iters: int = 10,
-    min_time: float = 2.0,
-) -> dict[str, float]:
-    """Images/s of eager PyTorch (``model(batch, mode='tensor')``, fp32, no grad) and of
-    onnxruntime on the same batch, from each one's median call (other work on a shared machine
-    slows some calls several-fold). Thread counts are the caller's (``torch.set_num_threads`` and
-    the session's)."""
-
-    def eager() -> Any:
-        with torch.no_grad():
-            return torch_model(batch, mode='tensor')
-
-    array = batch.numpy()
-    times = time_calls(
-        dict(eager=eager, onnxruntime=lambda: ort_model(array)), warmup, iters, min_time
-    )
-    n = batch.shape[0]
-    eager_ips = n / statistics.median(times['eager'])
-    ort_ips = n / statistics.median(times['onnxruntime'])
-    return dict(
-        batch=n,
-        eager_images_per_s=eager_ips,
-        onnxruntime_images_per_s=ort_ips,
-        speedup=ort_ips / eager_ips,
-        iters=len(times['eager']),
-    )

@@ -15,8 +15,8 @@ from PIL import Image
 import dfvt_mm  # noqa: F401
 from dfvt_mm.analysis import benchmark as bench
 from dfvt_mm.analysis.memory import cpu_peak_memory
+from dfvt_mm.analysis.speed import time_calls
 from dfvt_mm.analysis.tables import readme_block, report, speed_table
-from dfvt_mm.deployment.runtime import time_calls
 from dfvt_mm.utils.metafile import ModelRecord, load_models, peers_path
 from tests.conftest import REPO_ROOT, load_tool
 
