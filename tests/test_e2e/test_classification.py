@@ -73,10 +73,12 @@ def test_finetune_from_the_authors_weights(trained, official, tmp_path):
     channels = 8 * (arch['embed_dims'] if isinstance(arch, dict) else 48)
     converted = tmp_path / f'dfvt_{name}_cls.pth'
     run_tool([tool('model_converters', 'dfvt_official_to_mm.py'), src, str(converted)], cwd=root)
+    # a custom arch (the mini fixture) replaces the base's arch name, not merges into it
+    arch_cfg = repr(dict(_delete_=True, **arch)) if isinstance(arch, dict) else repr(arch)
     ft_cfg = tmp_path / 'finetune.py'
     ft_cfg.write_text(
         f'_base_ = [{TOY_CFG!r}]\n'
-        f'model = dict(backbone=dict(arch={arch!r}), head=dict(in_channels={channels}))\n'
+        f'model = dict(backbone=dict(arch={arch_cfg}), head=dict(in_channels={channels}))\n'
     )
     run_tool(
         [
@@ -96,6 +98,8 @@ def test_finetune_from_the_authors_weights(trained, official, tmp_path):
     tuned = torch.load(tmp_path / 'ft' / 'epoch_3.pth', weights_only=False)['state_dict']
     key = 'backbone.stages.2.blocks.0.attn.qkv.weight'
     a, t = authors[key].flatten(), tuned[key].flatten()
-    # Three short epochs move the weights a little; a random init would be uncorrelated.
-    assert torch.corrcoef(torch.stack([a, t]))[0, 1] > 0.9
+    # Three short epochs move the weights, a random init would be uncorrelated (|r| about
+    # 1/sqrt(numel): 0.01 for the mini arch's 12288 weights). Measured: r = 0.89 on the mini
+    # fixture (its small random weights move most); the bar leaves room for other CPUs.
+    assert torch.corrcoef(torch.stack([a, t]))[0, 1] > 0.5
     assert tuned['head.fc.weight'].shape == (5, channels)

@@ -44,7 +44,8 @@ def main() -> None:
         print(f'  {classes[i]:<12} {n / pred.size:.3f}')
     # Named after the task, so that the detection and segmentation demos can share an --out-dir.
     path = osp.join(args.out_dir, f'{osp.splitext(osp.basename(args.img))[0]}_segmentation.png')
-    mmcv.imwrite(result['visualization'][0][..., ::-1], path)  # drawn in RGB
+    # one image in, one picture out (mmseg unwraps the list for a single image); drawn in RGB
+    mmcv.imwrite(result['visualization'][..., ::-1], path)
     print(f'picture saved to {path}')
 
 
