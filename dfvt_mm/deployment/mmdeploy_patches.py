@@ -1,6 +1,6 @@
 """What mmdeploy 1.3.1 (the last release, 2023) needs to export DFvT models with torch 2.13.
 
-Three gaps, each seen here, each closed as narrowly as it can be:
+Four gaps, each seen here, each closed as narrowly as it can be:
 
 1. ``torch.onnx.export`` defaults to ``dynamo=True`` since torch 2.9. mmdeploy's export call passes
    no ``dynamo`` and relies on the TorchScript exporter: its function rewriters patch the model's
@@ -18,6 +18,13 @@ Three gaps, each seen here, each closed as narrowly as it can be:
    rewriter below computes adaptive pooling's own bins instead; mmdeploy prefers a rewriter
    registered for the backend over its default one, so it applies to onnxruntime exports only.
 
+4. mmdeploy's function rewriters restore a rewritten method on exit by assigning the plain
+   function back to the class, so a ``staticmethod`` or ``classmethod`` it rewrote comes back as
+   an instance method: after any export in a process, mmpretrain's Swin fails in
+   ``ShiftWindowMSA.get_attn_mask`` ("got multiple values for argument 'window_size'"; seen
+   when the benchmark timed Swin-T after exporting DFvT). :func:`torchscript_onnx_export` puts
+   back the descriptors of the classes the rewriters target.
+
 Importing this module registers the rewriter; nothing else changes until
 :func:`torchscript_onnx_export` is entered (``dfvt_mm.deployment.export_onnx`` does).
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,10 +49,28 @@ def _cast_long(g, input, non_blocking: bool):  # noqa: ANN001 (TorchScript graph
     return g.op('Cast', input, to_i=torch.onnx.TensorProtoDataType.INT64)
 
 
+def _rewritten_descriptors() -> list[tuple[type, str, Any]]:
+    """The ``staticmethod`` / ``classmethod`` objects of the classes mmdeploy's function
+    rewriters target (those its exit does not restore as they were)."""
+    from mmdeploy.core.rewriters.rewriter_utils import import_function
+
+    found = []
+    for path in list(FUNCTION_REWRITER._registry._rewrite_records):
+        try:
+            _, cls = import_function(path)
+        except Exception:  # noqa: BLE001 (a codebase that is not installed: mmdeploy skips it too)
+            continue
+        name = path.rsplit('.', 1)[-1]
+        if cls is not None and isinstance(vars(cls).get(name), (staticmethod, classmethod)):
+            found.append((cls, name, vars(cls)[name]))
+    return found
+
+
 @contextlib.contextmanager
 def torchscript_onnx_export() -> Iterator[None]:
-    """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter
-    and give mmdeploy's symbolics the torch helpers they import, for the duration of the block."""
+    """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter,
+    give mmdeploy's symbolics the torch helpers they import, for the duration of the block, and
+    leave the static and class methods mmdeploy rewrites as they were."""
     original_export = torch.onnx.export
 
     @functools.wraps(original_export)
@@ -52,6 +78,7 @@ def torchscript_onnx_export() -> Iterator[None]:
         kwargs.setdefault('dynamo', False)
         return original_export(*args, **kwargs)
 
+    descriptors = _rewritten_descriptors()
     had_cast_long = hasattr(symbolic_opset9, '_cast_Long')
     torch.onnx.export = export
     if not had_cast_long:
@@ -62,6 +89,8 @@ def torchscript_onnx_export() -> Iterator[None]:
         torch.onnx.export = original_export
         if not had_cast_long:
             del symbolic_opset9._cast_Long
+        for cls, name, descriptor in descriptors:
+            setattr(cls, name, descriptor)
 
 
 def adaptive_avg_pool2d_static(input: Tensor, output_size: int | tuple) -> Tensor:

@@ -225,6 +225,20 @@ def test_export_patch_is_scoped():
     assert hasattr(symbolic_opset9, '_cast_Long') == had_cast_long
 
 
+def test_an_export_leaves_other_models_working(exported_classifier):
+    """mmdeploy's rewriter exit puts a rewritten staticmethod back as a plain function; after an
+    export in the same process, mmpretrain's Swin (which it rewrites) must still run."""
+    from mmpretrain.models import SwinTransformer
+    from mmpretrain.models.utils import ShiftWindowMSA
+
+    assert isinstance(vars(ShiftWindowMSA)['get_attn_mask'], staticmethod)
+    swin = SwinTransformer(arch='tiny', img_size=64, pad_small_map=True)
+    swin.eval()  # not chained: mmpretrain's SwinTransformer.train returns None
+    with torch.no_grad():
+        (out,) = swin(torch.rand(1, 3, 64, 64))
+    assert out.shape == (1, 768, 2, 2)
+
+
 def test_mmdeploy_custom_ops_run_in_this_onnxruntime():
     """mmdeploy's custom-op library (built for onnxruntime 1.15) loads in the installed
     onnxruntime and its grid_sampler equals PyTorch's grid_sample."""
