@@ -6,7 +6,11 @@ deploy extras (``requirements/deploy.txt`` and ``mmdeploy`` installed with ``--n
 
 from .check import Check, check_onnx
 from .export import export_onnx, load_deploy_configs, save_random_checkpoint, task_of
-from .mmdeploy_patches import adaptive_avg_pool2d_static, torchscript_onnx_export
+from .mmdeploy_patches import (
+    adaptive_avg_pool2d_static,
+    keep_rewritten_descriptors,
+    torchscript_onnx_export,
+)
 from .runtime import OnnxRuntimeModel
 
 __all__ = [
@@ -15,6 +19,7 @@ __all__ = [
     'adaptive_avg_pool2d_static',
     'check_onnx',
     'export_onnx',
+    'keep_rewritten_descriptors',
     'load_deploy_configs',
     'save_random_checkpoint',
     'task_of',

@@ -28,6 +28,7 @@ import torch
 
 from .export import build_pytorch_model, build_task_processor, create_input, load_deploy_configs
 from .export import task_of as _task_of
+from .mmdeploy_patches import keep_rewritten_descriptors
 from .runtime import OnnxRuntimeModel, last_node_input
 
 LOGITS_TOL = 1e-4
@@ -202,6 +203,7 @@ class _EagerRewrittenWrapper(torch.nn.Module):
 
         opset = self.deploy_cfg.onnx_config.get('opset_version', 11)
         with (
+            keep_rewritten_descriptors(),
             RewriterContext(cfg=self.deploy_cfg, backend='onnxruntime', ir=IR.ONNX, opset=opset),
             torch.no_grad(),
         ):

@@ -22,8 +22,8 @@ Four gaps, each seen here, each closed as narrowly as it can be:
    function back to the class, so a ``staticmethod`` or ``classmethod`` it rewrote comes back as
    an instance method: after any export in a process, mmpretrain's Swin fails in
    ``ShiftWindowMSA.get_attn_mask`` ("got multiple values for argument 'window_size'"; seen
-   when the benchmark timed Swin-T after exporting DFvT). :func:`torchscript_onnx_export` puts
-   back the descriptors of the classes the rewriters target.
+   when the benchmark timed Swin-T after exporting DFvT). :func:`keep_rewritten_descriptors`
+   (entered by :func:`torchscript_onnx_export` and by the checks) puts them back.
 
 Importing this module registers the rewriter; nothing else changes until
 :func:`torchscript_onnx_export` is entered (``dfvt_mm.deployment.export_onnx`` does).
@@ -67,6 +67,34 @@ def _rewritten_descriptors() -> list[tuple[type, str, Any]]:
 
 
 @contextlib.contextmanager
+def keep_rewritten_descriptors() -> Iterator[None]:
+    """Leave the static and class methods that mmdeploy's function rewriters replace as they
+    were, for every rewriter context entered in the block (an export, or the eager run of the
+    rewritten model in :mod:`.check`)."""
+    # Read when mmdeploy applies its rewriters: its codebases register them on import, during
+    # the export.
+    descriptors: list[tuple[type, str, Any]] = []
+    previous = vars(FUNCTION_REWRITER).get('enter')  # a wrapper of an enclosing block, if any
+    original_enter = FUNCTION_REWRITER.enter
+
+    @functools.wraps(original_enter)
+    def enter(*args, **kwargs):  # noqa: ANN002, ANN003 (FunctionRewriter.enter's signature)
+        descriptors.extend(_rewritten_descriptors())
+        return original_enter(*args, **kwargs)
+
+    FUNCTION_REWRITER.enter = enter
+    try:
+        yield
+    finally:
+        if previous is None:
+            del FUNCTION_REWRITER.enter  # the class's method again
+        else:
+            FUNCTION_REWRITER.enter = previous
+        for cls, name, descriptor in reversed(descriptors):  # the first one read wins
+            setattr(cls, name, descriptor)
+
+
+@contextlib.contextmanager
 def torchscript_onnx_export() -> Iterator[None]:
     """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter,
     give mmdeploy's symbolics the torch helpers they import, for the duration of the block, and
@@ -78,19 +106,17 @@ def torchscript_onnx_export() -> Iterator[None]:
         kwargs.setdefault('dynamo', False)
         return original_export(*args, **kwargs)
 
-    descriptors = _rewritten_descriptors()
     had_cast_long = hasattr(symbolic_opset9, '_cast_Long')
     torch.onnx.export = export
     if not had_cast_long:
         symbolic_opset9._cast_Long = _cast_long
     try:
-        yield
+        with keep_rewritten_descriptors():
+            yield
     finally:
         torch.onnx.export = original_export
         if not had_cast_long:
             del symbolic_opset9._cast_Long
-        for cls, name, descriptor in descriptors:
-            setattr(cls, name, descriptor)
 
 
 def adaptive_avg_pool2d_static(input: Tensor, output_size: int | tuple) -> Tensor:

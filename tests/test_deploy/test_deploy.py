@@ -15,6 +15,7 @@ import torch
 pytest.importorskip('onnxruntime', reason='deploy extras not installed (requirements/deploy.txt)')
 pytest.importorskip('mmdeploy', reason='mmdeploy not installed (tools/bootstrap.sh)')
 
+from mmdeploy.core import FUNCTION_REWRITER  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import MODELS, DefaultScope, init_default_scope  # noqa: E402
 
@@ -223,6 +224,7 @@ def test_export_patch_is_scoped():
         assert hasattr(symbolic_opset9, '_cast_Long')
     assert torch.onnx.export is export
     assert hasattr(symbolic_opset9, '_cast_Long') == had_cast_long
+    assert 'enter' not in vars(FUNCTION_REWRITER)
 
 
 def test_an_export_leaves_other_models_working(exported_classifier):
