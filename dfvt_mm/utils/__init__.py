@@ -8,8 +8,11 @@ from .checkpoint import (
     load_from_local,
     unwrap_state_dict,
 )
-from .complexity import register_sdpa_flop_handle, sdpa_flop_jit
-from .mmengine_patches import patch_mmengine_checkpoint_loading
+from .mmengine_patches import (
+    patch_mmengine_checkpoint_loading,
+    register_sdpa_flop_handle,
+    sdpa_flop_jit,
+)
 
 __all__ = [
     'CheckpointArchError',
