@@ -112,11 +112,6 @@ def load_ablations(metafile: str = METAFILE) -> list[Ablation]:
     return ablations
 
 
-def build_classifier(config: str) -> nn.Module:
-    """The config's model without weights, in eval mode."""
-    return build_model(Config.fromfile(config))
-
-
 def complexity(model: nn.Module, image_size: int = 224) -> dict[str, int]:
     """Parameters and FLOPs (one multiply-add = one FLOP) of a classifier on one square image.
 
@@ -246,10 +241,10 @@ def measure(
         ``paper_speed_ratio`` (FPS over the reference's; None where the paper has no FPS).
     """
     by_name = {a.name: a for a in ablations}
-    models = {a.name: build_classifier(a.config) for a in ablations}
+    models = {a.name: build_model(a.config) for a in ablations}
+    ref_fps = by_name[reference].fps if reference in by_name else None
     results = []
     for a in ablations:
-        ref_fps = by_name[reference].fps if reference in by_name else None
         results.append(
             dict(
                 name=a.name,

@@ -14,7 +14,6 @@ import torch
 from mmengine.config import Config
 
 from dfvt_mm.analysis.ablations import (
-    build_classifier,
     complexity,
     load_ablations,
     measure,
@@ -23,6 +22,7 @@ from dfvt_mm.analysis.ablations import (
 from dfvt_mm.analysis.speed import perturb_batchnorms
 from dfvt_mm.models import DFvT
 from dfvt_mm.models.backbones.dfvt import DANE
+from dfvt_mm.utils.build import build_model
 from tests.conftest import REPO_ROOT, load_tool
 
 ABLATIONS = {a.name: a for a in load_ablations()}
@@ -75,7 +75,7 @@ def test_metafile_covers_every_config_and_table_row():
 @pytest.mark.parametrize('name', sorted(ABLATIONS))
 def test_params_match_the_paper(name):
     ablation = ABLATIONS[name]
-    params = sum(p.numel() for p in build_classifier(ablation.config).parameters())
+    params = sum(p.numel() for p in build_model(ablation.config).parameters())
     if name in DOCUMENTED_PARAMS:
         assert params == DOCUMENTED_PARAMS[name]
     else:
@@ -86,7 +86,7 @@ def test_params_match_the_paper(name):
 def test_flops_match_the_paper(name):
     """The paper's FLOPs leave the stem out (DFvT-S: 0.80 G without it, 0.95 G with it)."""
     ablation = ABLATIONS[name]
-    counts = complexity(build_classifier(ablation.config))
+    counts = complexity(build_model(ablation.config))
     assert counts['flops'] - counts['flops_no_stem'] == 148_119_552  # the stem, 224x224
     if name in DOCUMENTED_FLOPS:
         assert counts['flops_no_stem'] == DOCUMENTED_FLOPS[name]
