@@ -12,13 +12,14 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-# The bars every end-to-end check of a trained toy model uses. Measured with the main job,
-# `python tools/toy_tasks.py --seed N` for seeds 0, 1 and 2 (2-core Intel Xeon with AVX-512, one
-# thread each): top-1 91.5-95.0 %, bbox mAP 0.516-0.539, segm mAP 0.418-0.450, mIoU 69.0-72.7
-# (with 64x64 sliding windows, `tools/test.py ... --cfg-options model.test_cfg.mode=slide`:
-# 51.3-56.9). Each bar is at most 75 % of the lowest value, so that another seed or CPU kind (the
-# same seeded run differs on an AVX2 EPYC) does not fail them by luck; each is still far above what
-# a model without skill scores (chance 20 %, mAP 0, background everywhere mIoU 13.2).
+# The bars every end-to-end check of a trained toy model uses. Measured with the main job on a
+# 2-core Intel Xeon with AVX-512: seed 0 as `make demo` in a fresh clone (two threads), seeds 1 and
+# 2 as `python tools/toy_tasks.py --seed N` (one thread, one core each): top-1 91.5-95.5 %, bbox
+# mAP 0.516-0.536, segm mAP 0.418-0.446, mIoU 69.0-72.9 (with 64x64 sliding windows,
+# `tools/test.py ... --cfg-options model.test_cfg.mode=slide`: 51.3-57.3). Each bar is at most
+# 75 % of the lowest value, so that another seed or CPU kind (the same seeded run differs on an
+# AVX2 EPYC) does not fail them by luck; each is still far above what a model without skill scores
+# (chance 20 %, mAP 0, background everywhere mIoU 13.2).
 BARS = {
     'classification': {'accuracy/top1': 68.0},
     'detection': {'coco/bbox_mAP': 0.38, 'coco/segm_mAP': 0.31},
