@@ -171,6 +171,16 @@ def test_onnxruntime_model_runs_a_batch(exported_classifier):
     assert np.abs(outputs['output'] - scores).max() <= 1e-4
 
 
+@pytest.mark.parametrize('spinning', [False, True])
+def test_onnxruntime_threads_spin_only_when_asked(exported_classifier, spinning):
+    """Spinning workers would hold the cores PyTorch needs next in the same process."""
+    _, onnx_file, _, _ = exported_classifier
+    kwargs = {'spinning': True} if spinning else {}
+    options = OnnxRuntimeModel(onnx_file, threads=2, **kwargs).session.get_session_options()
+    assert options.get_session_config_entry('session.intra_op.allow_spinning') == str(int(spinning))
+    assert options.intra_op_num_threads == 2
+
+
 def test_check_fails_on_other_weights(exported_classifier, tmp_path):
     """A file exported from other weights fails the check; the command passes on its own export."""
     task, onnx_file, _, image = exported_classifier
