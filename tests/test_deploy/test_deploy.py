@@ -171,6 +171,17 @@ def test_onnxruntime_model_runs_a_batch(exported_classifier):
     assert np.abs(outputs['output'] - scores).max() <= 1e-4
 
 
+def test_dane_exports_as_one_formula(exported_classifier):
+    """DANE's gated sum is ``context + w * (spatial - context)`` in the graph, not torch's lerp
+    export (a Where over two formulas), and nothing else in the classifier needs a Where."""
+    import onnx
+
+    _, onnx_file, _, _ = exported_classifier
+    ops = [node.op_type for node in onnx.load(onnx_file).graph.node]
+    assert ops.count('Sigmoid') >= 2  # the toy DFvT's DANE gates are there
+    assert 'Where' not in ops
+
+
 @pytest.mark.parametrize('spinning', [False, True])
 def test_onnxruntime_threads_spin_only_when_asked(exported_classifier, spinning):
     """Spinning workers would hold the cores PyTorch needs next in the same process."""

@@ -118,6 +118,10 @@ class DANE(BaseModule):
             channel = self.channel(channel_in.mean(dim=(1, 2), keepdim=True))
             gate = channel if gate is None else gate + channel
         w = torch.sigmoid(gate)
+        if torch.onnx.is_in_onnx_export():
+            # ONNX has no lerp: torch writes it as two formulas picked by a Where (Less, Where
+            # and a Sub and a Mul more); this is the one formula.
+            return context + w * (spatial - context)
         # context + w * (spatial - context) in one kernel instead of four; the dtypes are
         # promoted as the arithmetic would (under autocast they can differ).
         dtype = torch.promote_types(torch.promote_types(context.dtype, spatial.dtype), w.dtype)
