@@ -9,8 +9,10 @@ machine hits all of them. A variant's time is the median over the rounds; a rati
 model's median divided by the variant's (above 1: faster than the older commit).
 
 Variants: ``eager`` (this DFvT as built, inference in eval mode under ``torch.no_grad``),
-``deploy`` (the same after :meth:`DFvT.switch_to_deploy`), and a training step of the eager model
-(train mode, forward, ``sum`` of the outputs' means, backward, SGD step).
+``deploy`` (the same after :meth:`DFvT.switch_to_deploy`), ``onnxruntime`` (the deploy model
+exported to ONNX as the deploy configs export it, run in an onnxruntime CPU session; needs the
+deploy extras), and a training step of the eager model (train mode, forward, ``sum`` of the
+outputs' means, backward, SGD step).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import importlib
 import os.path as osp
 import statistics
 import sys
+import tempfile
 import time
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from unittest import mock
 
@@ -126,6 +130,36 @@ def train_step_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
     return call
 
 
+def onnxruntime_call(
+    model: nn.Module, x: Tensor, threads: int
+) -> tuple[Callable[[], object], Callable[[Tensor], Tensor]]:
+    """``model`` exported to ONNX as the classification deploy config exports classifiers
+    (:func:`dfvt_mm.deployment.export_module_onnx`; batch dynamic, height and width those of
+    ``x``) in an onnxruntime CPU session with ``threads`` threads.
+
+    Returns:
+        The call to time (the session on ``x``) and a function that runs the session on another
+        batch and returns its first output as a tensor.
+    """
+    from ..deployment import OnnxRuntimeModel, export_module_onnx
+    from ..utils.metafile import metafile_root
+    from .benchmark import DEPLOY_CFG
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # The tracer's notes on the shape checks it freezes: the graph is for this size.
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        path = export_module_onnx(
+            model, x, osp.join(tmp, 'model.onnx'), osp.join(metafile_root(), DEPLOY_CFG)
+        )
+        session = OnnxRuntimeModel(path, threads=threads, custom_ops=False)
+    array = x.numpy()
+
+    def first_output(batch: Tensor) -> Tensor:
+        return torch.from_numpy(next(iter(session(batch).values())))
+
+    return (lambda: session(array)), first_output
+
+
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
 
 
@@ -177,8 +211,10 @@ def compare_with_previous(
     threads: int | None = None,
     out_indices: Sequence[int] = (3,),
     clock: str = 'wall',
+    onnxruntime: bool = False,
 ) -> list[dict]:
-    """Time this DFvT (eager and deploy) against the DFvT of ``worktree``.
+    """Time this DFvT (eager, deploy and, if asked, onnxruntime) against the DFvT of
+    ``worktree``.
 
     Args:
         worktree: Root of the older checkout (see :func:`load_previous_dfvt`).
@@ -190,6 +226,9 @@ def compare_with_previous(
         threads: ``torch.set_num_threads`` (None leaves torch's default).
         out_indices: Outputs of both models ((3,): the classification backbone).
         clock: ``'wall'`` or ``'cpu'`` (see :func:`time_interleaved`).
+        onnxruntime: Also time the deploy model in onnxruntime (:func:`onnxruntime_call`; with
+            ``clock='cpu'`` only the calling thread of onnxruntime is counted, use the wall
+            clock).
 
     Returns:
         One dict per arch and measurement: ``arch``, ``mode`` (``inference`` or ``train``),
@@ -207,11 +246,15 @@ def compare_with_previous(
             row = dict(arch=arch, mode='inference', batch=batch)
             for name in ('eager', 'deploy'):
                 row[f'max_diff_{name}'] = max_output_difference(models['previous'], models[name], x)
-            seconds = time_interleaved(
-                {name: inference_call(model, x) for name, model in models.items()},
-                rounds,
-                clock=clock,
-            )
+            calls = {name: inference_call(model, x) for name, model in models.items()}
+            if onnxruntime:
+                calls['onnxruntime'], run = onnxruntime_call(
+                    models['deploy'], x, torch.get_num_threads()
+                )
+                with torch.no_grad():
+                    reference = models['previous'].eval()(x)[0]
+                row['max_diff_onnxruntime'] = (run(x) - reference).abs().max().item()
+            seconds = time_interleaved(calls, rounds, clock=clock)
             rows.append(_with_ratios(row, seconds))
         if train_batch_size:
             x = torch.rand(train_batch_size, 3, image_size, image_size)

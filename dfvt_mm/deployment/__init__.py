@@ -5,7 +5,13 @@ deploy extras (``requirements/deploy.txt`` and ``mmdeploy`` installed with ``--n
 """
 
 from .check import Check, check_onnx
-from .export import export_onnx, load_deploy_configs, save_random_checkpoint, task_of
+from .export import (
+    export_module_onnx,
+    export_onnx,
+    load_deploy_configs,
+    save_random_checkpoint,
+    task_of,
+)
 from .mmdeploy_patches import (
     adaptive_avg_pool2d_static,
     keep_rewritten_descriptors,
@@ -18,6 +24,7 @@ __all__ = [
     'OnnxRuntimeModel',
     'adaptive_avg_pool2d_static',
     'check_onnx',
+    'export_module_onnx',
     'export_onnx',
     'keep_rewritten_descriptors',
     'load_deploy_configs',

@@ -163,3 +163,37 @@ def export_onnx(
     if not osp.isfile(path):
         raise RuntimeError(f'mmdeploy reported no error but wrote no {path}')
     return path
+
+
+def export_module_onnx(
+    module: torch.nn.Module, inputs: torch.Tensor, path: str, deploy_cfg: str | Config
+) -> str:
+    """Export a bare ``nn.Module`` (a backbone, say) as ``deploy_cfg`` exports whole models:
+    mmdeploy's ``onnx.export`` with its rewriters, the config's opset, and the batch dynamic.
+
+    Height and width are fixed to those of ``inputs``, as in the deploy configs here.
+
+    Returns:
+        ``path`` (it must end in ``.onnx``).
+    """
+    from mmdeploy.apis.onnx import export
+    from mmdeploy.utils import load_config
+
+    if not path.endswith('.onnx'):
+        raise ValueError(f'{path}: the ONNX file name must end in .onnx')
+    (deploy_cfg,) = load_config(deploy_cfg)
+    onnx_config = deploy_cfg.onnx_config
+    with mmdeploy_patches.torchscript_onnx_export():
+        export(
+            module.eval(),
+            inputs,
+            path[: -len('.onnx')],
+            backend=deploy_cfg.backend_config.type,
+            context_info=dict(deploy_cfg=deploy_cfg),
+            input_names=['input'],
+            opset_version=onnx_config.opset_version,
+            dynamic_axes={'input': {0: 'batch'}},
+            keep_initializers_as_inputs=onnx_config.keep_initializers_as_inputs,
+            optimize=onnx_config.get('optimize', False),
+        )
+    return path

@@ -29,6 +29,24 @@ def test_compare_with_itself(repo_root):
         assert row['seconds_previous'] > 0 and row['ratio_eager'] > 0
 
 
+def test_compare_with_itself_in_onnxruntime(repo_root):
+    """The onnxruntime variant: the deploy model exported as the classification deploy config
+    exports, its output against the older model's, its ratio."""
+    pytest.importorskip('onnxruntime', reason='deploy extras not installed')
+    pytest.importorskip('mmdeploy', reason='mmdeploy not installed')
+    (row,) = compare_with_previous(
+        repo_root,
+        archs=['tiny'],
+        batch_sizes=[2],
+        train_batch_size=0,
+        rounds=1,
+        image_size=64,
+        onnxruntime=True,
+    )
+    assert 0 < row['max_diff_onnxruntime'] <= 1e-4
+    assert row['seconds_onnxruntime'] > 0 and row['ratio_onnxruntime'] > 0
+
+
 def test_cli_rejects_a_folder_without_dfvt(tmp_path, monkeypatch):
     tool = load_tool('analysis', 'speed_vs_commit.py')
     monkeypatch.setattr(sys, 'argv', ['speed_vs_commit.py', str(tmp_path)])

@@ -1,9 +1,9 @@
-"""Speed of this DFvT (eager and deploy mode) against the DFvT of another commit, one process.
+"""Speed of this DFvT (eager, deploy, onnxruntime) against the DFvT of another commit, one process.
 
 Make a worktree of the commit to compare with, then run this from the repository root:
 
     git worktree add /tmp/dfvt_prev <commit>
-    python tools/analysis/speed_vs_commit.py /tmp/dfvt_prev --threads 2
+    python tools/analysis/speed_vs_commit.py /tmp/dfvt_prev --threads 2 [--onnxruntime]
 
 Both models get the same weights and the same random 224x224 input (fp32, CPU unless torch puts
 it elsewhere); the variants are timed in turn, round by round, and each ratio is the older model's
@@ -38,6 +38,11 @@ def parse_args() -> argparse.Namespace:
         default='wall',
         help='wall time (an idle machine), or the process CPU time (a core shared with others)',
     )
+    parser.add_argument(
+        '--onnxruntime',
+        action='store_true',
+        help='also time the deploy model exported to ONNX in onnxruntime (deploy extras)',
+    )
     parser.add_argument('--out', help='also write the rows to this json file')
     return parser.parse_args()
 
@@ -54,9 +59,11 @@ def main() -> None:
             image_size=args.image_size,
             threads=args.threads,
             clock=args.clock,
+            onnxruntime=args.onnxruntime,
         )
     except FileNotFoundError as e:
         sys.exit(f'error: {e}')
+    variants = ['eager', 'deploy'] + (['onnxruntime'] if args.onnxruntime else [])
     table = [
         [
             r['arch'],
@@ -64,16 +71,14 @@ def main() -> None:
             r['batch'],
             f'{r["seconds_previous"] * 1e3:.1f}',
             f'{r["seconds_eager"] * 1e3:.1f}',
-            f'{r["ratio_eager"]:.2f}',
-            f'{r["ratio_deploy"]:.2f}' if 'ratio_deploy' in r else '-',
-            f'{r["max_diff_eager"]:.1e}' if 'max_diff_eager' in r else '-',
-            f'{r["max_diff_deploy"]:.1e}' if 'max_diff_deploy' in r else '-',
+            *(f'{r[f"ratio_{v}"]:.2f}' if f'ratio_{v}' in r else '-' for v in variants),
+            *(f'{r[f"max_diff_{v}"]:.1e}' if f'max_diff_{v}' in r else '-' for v in variants),
         ]
         for r in rows
     ]
     headers = [
-        'arch', 'mode', 'batch', 'previous ms', 'eager ms', 'eager x', 'deploy x',
-        'eager diff', 'deploy diff',
+        'arch', 'mode', 'batch', 'previous ms', 'eager ms',
+        *(f'{v} x' for v in variants), *(f'{v} diff' for v in variants),
     ]  # fmt: skip
     print(tabulate(table, headers=headers))
     if args.out:
