@@ -226,9 +226,7 @@ def compare_with_previous(
         threads: ``torch.set_num_threads`` (None leaves torch's default).
         out_indices: Outputs of both models ((3,): the classification backbone).
         clock: ``'wall'`` or ``'cpu'`` (see :func:`time_interleaved`).
-        onnxruntime: Also time the deploy model in onnxruntime (:func:`onnxruntime_call`; with
-            ``clock='cpu'`` only the calling thread of onnxruntime is counted, use the wall
-            clock).
+        onnxruntime: Also time the deploy model in onnxruntime (:func:`onnxruntime_call`).
 
     Returns:
         One dict per arch and measurement: ``arch``, ``mode`` (``inference`` or ``train``),

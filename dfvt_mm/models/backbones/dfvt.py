@@ -119,8 +119,8 @@ class DANE(BaseModule):
             gate = channel if gate is None else gate + channel
         w = torch.sigmoid(gate)
         if torch.onnx.is_in_onnx_export():
-            # ONNX has no lerp: torch writes it as two formulas picked by a Where (Less, Where
-            # and a Sub and a Mul more); this is the one formula.
+            # ONNX has no lerp: torch exports it as two formulas and a Where choosing between
+            # them; this is one formula.
             return context + w * (spatial - context)
         # context + w * (spatial - context) in one kernel instead of four; the dtypes are
         # promoted as the arithmetic would (under autocast they can differ).
