@@ -27,6 +27,8 @@ import time
 import types
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import torch
@@ -35,6 +37,9 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..models import DFvT
+
+if TYPE_CHECKING:
+    from ..deployment import OnnxRuntimeModel
 
 
 def load_previous_dfvt(worktree: str, name: str = 'dfvt_mm_previous') -> type[nn.Module]:
@@ -96,12 +101,15 @@ def build_models(
     return dict(previous=previous, eager=eager, deploy=deploy)
 
 
-def max_output_difference(reference: nn.Module, model: nn.Module, x: Tensor) -> float:
-    """Largest absolute difference between two models' outputs (eval mode, no grad)."""
+def inference_outputs(model: nn.Module, x: Tensor) -> tuple[Tensor, ...]:
+    """A model's outputs on ``x`` (eval mode, no grad)."""
     with torch.no_grad():
-        outs = model.eval()(x)
-        refs = reference.eval()(x)
-    return max((o - r).abs().max().item() for o, r in zip(outs, refs))
+        return tuple(model.eval()(x))
+
+
+def max_difference(outputs: Sequence[Tensor], references: Sequence[Tensor]) -> float:
+    """Largest absolute difference between two sequences of outputs."""
+    return max((o - r).abs().max().item() for o, r in zip(outputs, references, strict=True))
 
 
 def inference_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
@@ -130,17 +138,10 @@ def train_step_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
     return call
 
 
-def onnxruntime_call(
-    model: nn.Module, x: Tensor, threads: int
-) -> tuple[Callable[[], object], Callable[[Tensor], Tensor]]:
+def onnxruntime_session(model: nn.Module, x: Tensor, threads: int) -> OnnxRuntimeModel:
     """``model`` exported to ONNX as the classification deploy config exports classifiers
     (:func:`dfvt_mm.deployment.export_module_onnx`; batch dynamic, height and width those of
-    ``x``) in an onnxruntime CPU session with ``threads`` threads.
-
-    Returns:
-        The call to time (the session on ``x``) and a function that runs the session on another
-        batch and returns its first output as a tensor.
-    """
+    ``x``) in an onnxruntime CPU session with ``threads`` threads."""
     from ..deployment import OnnxRuntimeModel, export_module_onnx
     from ..utils.metafile import metafile_root
     from .benchmark import DEPLOY_CFG
@@ -151,13 +152,7 @@ def onnxruntime_call(
         path = export_module_onnx(
             model, x, osp.join(tmp, 'model.onnx'), osp.join(metafile_root(), DEPLOY_CFG)
         )
-        session = OnnxRuntimeModel(path, threads=threads, custom_ops=False)
-    array = x.numpy()
-
-    def first_output(batch: Tensor) -> Tensor:
-        return torch.from_numpy(next(iter(session(batch).values())))
-
-    return (lambda: session(array)), first_output
+        return OnnxRuntimeModel(path, threads=threads, custom_ops=False)
 
 
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
@@ -226,7 +221,7 @@ def compare_with_previous(
         threads: ``torch.set_num_threads`` (None leaves torch's default).
         out_indices: Outputs of both models ((3,): the classification backbone).
         clock: ``'wall'`` or ``'cpu'`` (see :func:`time_interleaved`).
-        onnxruntime: Also time the deploy model in onnxruntime (:func:`onnxruntime_call`).
+        onnxruntime: Also time the deploy model in onnxruntime (:func:`onnxruntime_session`).
 
     Returns:
         One dict per arch and measurement: ``arch``, ``mode`` (``inference`` or ``train``),
@@ -239,19 +234,23 @@ def compare_with_previous(
     rows = []
     for arch in archs:
         models = build_models(previous_cls, arch, out_indices)
+        session = None
         for batch in batch_sizes:
             x = torch.rand(batch, 3, image_size, image_size)
             row = dict(arch=arch, mode='inference', batch=batch)
+            references = inference_outputs(models['previous'], x)
             for name in ('eager', 'deploy'):
-                row[f'max_diff_{name}'] = max_output_difference(models['previous'], models[name], x)
+                outputs = inference_outputs(models[name], x)
+                row[f'max_diff_{name}'] = max_difference(outputs, references)
             calls = {name: inference_call(model, x) for name, model in models.items()}
             if onnxruntime:
-                calls['onnxruntime'], run = onnxruntime_call(
-                    models['deploy'], x, torch.get_num_threads()
-                )
-                with torch.no_grad():
-                    reference = models['previous'].eval()(x)[0]
-                row['max_diff_onnxruntime'] = (run(x) - reference).abs().max().item()
+                # One export per arch: the graph's batch is dynamic.
+                if session is None:
+                    session = onnxruntime_session(models['deploy'], x, torch.get_num_threads())
+                array = x.numpy()
+                calls['onnxruntime'] = partial(session, array)
+                outputs = [torch.from_numpy(out) for out in session(array).values()]
+                row['max_diff_onnxruntime'] = max_difference(outputs, references)
             seconds = time_interleaved(calls, rounds, clock=clock)
             rows.append(_with_ratios(row, seconds))
         if train_batch_size:
