@@ -10,7 +10,15 @@ checkpoints on torch >= 2.6 while keeping ``weights_only=True``
 """
 
 from . import engine  # noqa: F401  (registers the package's hooks)
-from .models import DFvT, WindowMSA, convert_official_checkpoint
+from .models import (
+    DFvT,
+    WindowMSA,
+    convert_official_checkpoint,
+    describe_arch,
+    infer_arch,
+    is_dfvt_mm_layout,
+    is_official_layout,
+)
 from .utils import register_sdpa_flop_handle
 from .utils.mmengine_patches import patch_mmengine_checkpoint_loading
 from .version import __version__
@@ -18,4 +26,13 @@ from .version import __version__
 patch_mmengine_checkpoint_loading()
 register_sdpa_flop_handle()
 
-__all__ = ['DFvT', 'WindowMSA', 'convert_official_checkpoint', '__version__']
+__all__ = [
+    'DFvT',
+    'WindowMSA',
+    'convert_official_checkpoint',
+    'describe_arch',
+    'infer_arch',
+    'is_dfvt_mm_layout',
+    'is_official_layout',
+    '__version__',
+]

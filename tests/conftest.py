@@ -61,3 +61,11 @@ def official(request):
         [request.param]
         + [osp.join(folder, f'official_{task}_{request.param}.pt') for task in ('cls', 'det')]
     )
+
+
+@pytest.fixture(scope='session')
+def layout():
+    """The authors' state-dict keys and shapes per arch and task (tests/helpers.py)."""
+    from tests.helpers import official_layout
+
+    return official_layout()

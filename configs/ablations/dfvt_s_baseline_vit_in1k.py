@@ -3,4 +3,4 @@
 # DFvT-S's ImageNet recipe; only the backbone differs.
 _base_ = '../dfvt_s_in1k.py'
 
-model = dict(backbone=dict(design='baseline'))
+model = dict(backbone=dict(type='BaselineViT'))

@@ -3,4 +3,4 @@
 # backbone differs.
 _base_ = '../dfvt_s_in1k.py'
 
-model = dict(backbone=dict(pre_sa=['maxpool']))
+model = dict(backbone=dict(stage_cfg=dict(type='NoConvStage')))

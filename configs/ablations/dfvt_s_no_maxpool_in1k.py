@@ -2,4 +2,4 @@
 # DFvT-S's ImageNet recipe; only the backbone differs.
 _base_ = '../dfvt_s_in1k.py'
 
-model = dict(backbone=dict(pre_sa=['conv']))
+model = dict(backbone=dict(stage_cfg=dict(type='NoMaxPoolStage')))

@@ -4,4 +4,4 @@
 # learning rate keys match DFvT's conv paths, not this one).
 _base_ = '../dfvt_s_in1k.py'
 
-model = dict(backbone=dict(design='parallel'))
+model = dict(backbone=dict(stage_cfg=dict(type='ParallelViTStage')))

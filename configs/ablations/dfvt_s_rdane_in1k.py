@@ -2,4 +2,4 @@
 # tokens, spatial attention on the context). DFvT-S's ImageNet recipe; only the backbone differs.
 _base_ = '../dfvt_s_in1k.py'
 
-model = dict(backbone=dict(fusion='rdane'))
+model = dict(backbone=dict(fusion_cfg=dict(type='RDANE')))

@@ -2,4 +2,4 @@
 # context). DFvT-S's ImageNet recipe; only the backbone differs.
 _base_ = '../dfvt_s_in1k.py'
 
-model = dict(backbone=dict(fusion='se'))
+model = dict(backbone=dict(fusion_cfg=dict(type='SEFusion')))

@@ -2,4 +2,4 @@
 # tokens). DFvT-S's ImageNet recipe; only the backbone differs.
 _base_ = '../dfvt_s_in1k.py'
 
-model = dict(backbone=dict(fusion='spatial'))
+model = dict(backbone=dict(fusion_cfg=dict(type='SpatialFusion')))

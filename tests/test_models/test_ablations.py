@@ -1,6 +1,7 @@
-"""The paper's ablations (Tables 2-5) as DFvT options: every variant builds from its config with
-the paper's size, runs at odd sizes with every backbone feature, and bad combinations fail in one
-line. The paper's numbers come from configs/ablations/metafile.yml through the package's loader."""
+"""The paper's ablations (Tables 2-5) as modules from the registry (dfvt_mm.models.ablations):
+every variant builds from its config with the paper's size, runs at odd sizes with every backbone
+feature, and bad combinations fail in one line. The paper's numbers come from
+configs/ablations/metafile.yml through the package's loader."""
 
 import copy
 import json
@@ -12,6 +13,7 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import MODELS
 
 from dfvt_mm.analysis.ablations import (
     complexity,
@@ -19,17 +21,22 @@ from dfvt_mm.analysis.ablations import (
     measure,
     toy_config,
 )
-from dfvt_mm.analysis.speed import perturb_batchnorms
-from dfvt_mm.models import DFvT
-from dfvt_mm.models.backbones.dfvt import DANE
+from dfvt_mm.models import DANE, DFvT
+from dfvt_mm.models.ablations import RDANE, BaselineViT, NoFusion, SEFusion, SpatialFusion
 from dfvt_mm.utils.build import build_model
 from tests.conftest import REPO_ROOT, load_tool
+from tests.helpers import perturb_batchnorms
 
 ABLATIONS = {a.name: a for a in load_ablations()}
-OPTION_KEYS = ('design', 'spatial_module', 'fusion', 'pre_sa')
-# Each variant's backbone options, read from its config.
-OPTIONS = {
-    name: {k: v for k, v in Config.fromfile(a.config).model.backbone.items() if k in OPTION_KEYS}
+# What makes a variant: the backbone's type, its stages' and its fusion's.
+VARIANT_KEYS = ('type', 'stage_cfg', 'fusion_cfg')
+# Each variant's backbone, read from its config.
+VARIANTS = {
+    name: {
+        k: v
+        for k, v in Config.fromfile(a.config).model.backbone.to_dict().items()
+        if k in VARIANT_KEYS
+    }
     for name, a in ABLATIONS.items()
 }
 # The readings whose size is not within 0.1 M of the paper's (configs/ablations/README.md says
@@ -55,7 +62,7 @@ def variant(name, **kwargs):
     channel gate keeps a bottleneck of 2 channels; at 16 its LayerNorm over 1 channel is
     constant)."""
     kwargs.setdefault('out_indices', (0, 1, 2, 3))
-    return DFvT(arch=TINY, **OPTIONS[name], **kwargs)
+    return MODELS.build(dict(VARIANTS[name], arch=TINY, **kwargs))
 
 
 def test_metafile_covers_every_config_and_table_row():
@@ -161,18 +168,31 @@ def test_deploy_folds_to_the_same_outputs(name):
 
 
 def test_the_downsampled_vit_is_dfvt_without_its_convs():
-    downsampled = DFvT(arch=TINY, design='downsampled', out_indices=(0, 1, 2, 3))
-    same = DFvT(arch=TINY, pre_sa=['maxpool'], spatial_module=False, out_indices=(0, 1, 2, 3))
-    same.load_state_dict(downsampled.state_dict(), strict=True)
+    """Table 2 (b) is Table 4's no-conv stage without Table 3's Spatial Module: DFvT's weights
+    less every conv of the stages and every fusion, and its blocks fuse nothing."""
+    downsampled = variant('dfvt_s_downsampled_vit_in1k')
+    no_conv = variant('dfvt_s_no_conv_in1k')
+    cm = variant('dfvt_s_cm_in1k')
+    dfvt = DFvT(arch=TINY, out_indices=(0, 1, 2, 3))
+    keys = set(downsampled.state_dict())
+    convs = ('local_conv', 'context_conv', 'spatial_conv', '.dane.')
+    assert keys == {k for k in dfvt.state_dict() if not any(c in k for c in convs)}
+    assert keys == set(no_conv.state_dict()) & set(cm.state_dict())
+    assert all(isinstance(b.dane, NoFusion) for s in downsampled.stages for b in s.blocks)
+    # Its output equals the no-conv model's with the blocks' fusion taken out.
+    no_conv.load_state_dict(downsampled.state_dict(), strict=False)
+    for stage in no_conv.stages:
+        for block in stage.blocks:
+            block.dane = NoFusion(32)
     x = torch.rand(1, 3, 61, 93)
     with torch.no_grad():
-        for a, b in zip(downsampled.eval()(x), same.eval()(x)):
+        for a, b in zip(downsampled.eval()(x), no_conv.eval()(x)):
             torch.testing.assert_close(a, b)
-    assert downsampled.pre_sa == ('maxpool',) and downsampled.fusion is None
 
 
 def test_the_baseline_attends_at_the_stage_input_resolution():
-    model = DFvT(arch=TINY, design='baseline', out_indices=(0, 1, 2, 3))
+    model = variant('dfvt_s_baseline_vit_in1k')
+    assert type(model) is BaselineViT
     seen = []
     for stage in model.stages:
         stage.blocks[0].register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[1:3]))
@@ -199,37 +219,61 @@ def test_gated_fusions():
             gate = gate + dane.channel(channel_in.mean(dim=(1, 2), keepdim=True))
         return context + torch.sigmoid(gate) * (spatial - context)
 
-    for kwargs, expected in (
-        (dict(), gates(context, spatial)),
-        (dict(reverse=True), gates(spatial, context)),
-        (dict(spatial_gate=False), gates(context, spatial, spatial_gate=False)),
-        (dict(channel_gate=False), gates(context, spatial, channel=False)),
+    for fusion, expected in (
+        (DANE(32), gates(context, spatial)),
+        (RDANE(32), gates(spatial, context)),
+        (SEFusion(32), gates(context, spatial, spatial_gate=False)),
+        (SpatialFusion(32), gates(context, spatial, channel=False)),
     ):
-        fusion = DANE(32, **kwargs)
         fusion.load_state_dict(dane.state_dict(), strict=False)
         with torch.no_grad():
             torch.testing.assert_close(fusion(context, spatial), expected)
-    assert DANE(32, channel_gate=False).channel is None
-    assert DANE(32, spatial_gate=False).spatial is None
+    # The one-gate fusions have their gate's parameters alone, under DANE's names.
+    assert {k.split('.')[0] for k in SEFusion(32).state_dict()} == {'channel'}
+    assert {k.split('.')[0] for k in SpatialFusion(32).state_dict()} == {'spatial'}
+    assert set(RDANE(32).state_dict()) == set(dane.state_dict())
+
+
+def test_every_ablation_type_is_in_the_registries():
+    """Every type the ablation configs name is one module of mmengine's registry, which the
+    downstream registries find."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS as CLS
+
+    types = {cfg['type'] for cfg in VARIANTS.values() if 'type' in cfg}
+    types |= {cfg[k]['type'] for cfg in VARIANTS.values() for k in cfg if k != 'type'}
+    assert len(types) == 12  # DFvT and BaselineViT, 5 stages, 5 fusions
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        for name in types:
+            assert CLS.get(name) is MODELS.get(name) is not None, name
 
 
 @pytest.mark.parametrize(
     'kwargs, message',
     [
-        (dict(design='hybrid'), "Unknown DFvT design 'hybrid'"),
-        (dict(fusion='concat'), "Unknown DFvT fusion 'concat'"),
-        (dict(pre_sa=[]), 'non-empty subset'),
-        (dict(pre_sa=['conv', 'avgpool']), 'non-empty subset'),
-        (dict(pre_sa='conv'), 'must be a list'),
-        (dict(spatial_module=False, fusion='sum'), 'spatial_module=False builds none'),
-        (dict(design='baseline', fusion='se'), "design='baseline' is a whole model"),
-        (dict(design='parallel', pre_sa=['conv']), 'pre_sa vary'),
-        (dict(design='downsampled', spatial_module=False), 'spatial_module vary'),
+        (dict(stage_cfg=dict(type='HybridStage')), 'HybridStage is not in the'),
+        (dict(fusion_cfg=dict(type='ConcatFusion')), 'ConcatFusion is not in the'),
+        (dict(stage_cfg=dict(type='CMStage'), fusion_cfg=dict(type='SumFusion')), 'CMStage has no'),
+        (
+            dict(stage_cfg=dict(type='DownsampledViTStage'), fusion_cfg=dict(type='SEFusion')),
+            'DownsampledViTStage has no Spatial Module',
+        ),
+        (
+            dict(stage_cfg=dict(type='ParallelViTStage'), fusion_cfg=dict(type='DANE')),
+            'ParallelViTStage has no Spatial Module',
+        ),
     ],
 )
-def test_options_that_cannot_combine(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_modules_that_cannot_combine(kwargs, message):
+    with pytest.raises((KeyError, ValueError), match=message):
         DFvT(arch=TINY, **kwargs)
+
+
+def test_the_baseline_is_a_whole_model():
+    with pytest.raises(ValueError, match='BaselineViTStage has no Spatial Module'):
+        BaselineViT(arch=TINY, fusion_cfg=dict(type='SEFusion'))
+    with pytest.raises(ValueError, match="BaselineViT is a whole model of the paper's Table 2"):
+        BaselineViT(arch=TINY, stage_cfg=dict(type='NoConvStage'))
 
 
 def test_measure_and_the_tool(tmp_path, monkeypatch):
@@ -257,7 +301,7 @@ def test_measure_and_the_tool(tmp_path, monkeypatch):
 def test_toy_config_trains_the_variant_on_the_toy_schedule(tmp_path):
     path = toy_config(ABLATIONS['dfvt_s_rdane_in1k'].config, str(tmp_path), epochs=4)
     cfg = Config.fromfile(path)
-    assert cfg.model.backbone.arch == 'small' and cfg.model.backbone.fusion == 'rdane'
+    assert cfg.model.backbone.arch == 'small' and cfg.model.backbone.fusion_cfg.type == 'RDANE'
     assert cfg.model.head.in_channels == 768 and cfg.model.head.num_classes == 5
     assert cfg.train_cfg.max_epochs == 4 and cfg.train_dataloader.dataset.data_root.endswith(
         'toy_imagenet'

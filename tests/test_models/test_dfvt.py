@@ -6,8 +6,9 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from dfvt_mm.models import DFvT
-from dfvt_mm.models.backbones.dfvt import DANE, space_to_depth
+from dfvt_mm.models import DANE, DFvT
+from dfvt_mm.models.backbones.dfvt import space_to_depth
+from tests.helpers import perturb_batchnorms
 
 ARCHS = {'tiny': (48, [1, 1, 2, 1]), 'small': (96, [1, 1, 2, 1]), 'base': (128, [2, 2, 6, 2])}
 
@@ -313,20 +314,6 @@ def test_conv_layers_are_bias_free_where_authors_are():
     convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
     with_bias = sorted(n for n, m in convs.items() if m.bias is not None)
     assert with_bias == ['patch_embed.0.conv', 'patch_embed.1.conv']
-
-
-def perturb_batchnorms(model, seed=0):
-    """Random BatchNorm statistics and affine parameters, so that folding them is a real test."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.3)
-                m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=gen) * 0.3)
-    return model
 
 
 @pytest.mark.parametrize('pad_small_map', [True, False])

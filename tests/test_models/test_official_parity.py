@@ -4,7 +4,6 @@ Every test runs on the mini fixtures in tests/data (a custom arch, so in every c
 reference dir is there, on the full-size DFvT-T fixtures too.
 """
 
-import json
 import os.path as osp
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from mmengine.runner import load_checkpoint
 import dfvt_mm  # noqa: F401
 from dfvt_mm.models import DFvT, convert_official_checkpoint
 from dfvt_mm.utils.build import build_model
-from tests.conftest import DATA_DIR
+from tests.helpers import fake_official, load_reference
 
 TOL = 1e-4
 
@@ -40,18 +39,6 @@ def convert_with_tool(repo_root, src, dst):
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def load_reference(path):
-    ref = torch.load(path, weights_only=True)
-    # The mini fixtures name their arch; the tiny ones are DFvT-T with 1000 classes.
-    return ref, ref.get('arch', 'tiny'), ref.get('num_classes', 1000)
-
-
-@pytest.fixture(scope='module')
-def layout():
-    with open(osp.join(DATA_DIR, 'official_state_dict_layout.json')) as f:
-        return json.load(f)
 
 
 # deploy: the same after DFvT.switch_to_deploy() (BatchNorm folded into the convs).
@@ -97,20 +84,35 @@ def test_detection_parity(official, repo_root, tmp_path, deploy):
         assert (out - expected).abs().max() <= TOL
 
 
-def test_init_cfg_accepts_the_authors_layout(official, tmp_path):
-    """An unconverted authors' file under `model` loads through init_cfg too."""
+@pytest.mark.parametrize('prefix', [None, 'backbone.'])
+def test_init_cfg_accepts_the_authors_layout(official, tmp_path, prefix):
+    """An unconverted authors' file under `model` loads through mmengine's PretrainedInit too,
+    with the prefix of a converted file or without one (the authors' keys have none)."""
     ref, arch, _ = load_reference(official[2])
     torch.save(dict(model=ref['state_dict']), tmp_path / 'raw.pth')
-    model = DFvT(
-        arch,
-        out_indices=(0, 1, 2, 3),
-        pad_small_map=True,
-        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'raw.pth')),
-    )
+    init_cfg = dict(type='Pretrained', checkpoint=str(tmp_path / 'raw.pth'), prefix=prefix)
+    model = DFvT(arch, out_indices=(0, 1, 2, 3), pad_small_map=True, init_cfg=init_cfg)
     model.init_weights()
     with torch.no_grad():
         outs = model.eval()(ref['input'])
-    assert (outs[3] - ref['expected']['outs'][3]).abs().max() <= TOL
+    for out, expected in zip(outs, ref['expected']['outs']):
+        assert (out - expected).abs().max() <= TOL
+
+
+def test_the_authors_layout_loads_into_the_backbone(official, tmp_path):
+    """load_state_dict and mmengine's load_checkpoint convert the authors' keys as they load."""
+    ref, arch, _ = load_reference(official[2])
+    torch.save(dict(model=ref['state_dict']), tmp_path / 'raw.pth')
+    for load in (
+        lambda m: m.load_state_dict(ref['state_dict'], strict=True),
+        lambda m: load_checkpoint(m, str(tmp_path / 'raw.pth'), strict=True),
+    ):
+        model = DFvT(arch, out_indices=(0, 1, 2, 3), pad_small_map=True)
+        load(model)
+        with torch.no_grad():
+            outs = model.eval()(ref['input'])
+        for out, expected in zip(outs, ref['expected']['outs']):
+            assert (out - expected).abs().max() <= TOL
 
 
 @pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
@@ -121,14 +123,10 @@ def test_parameter_counts_equal_the_authors(arch, layout):
     assert n_det == layout[arch]['params_detection_backbone']
 
 
-def fake_official(layout, arch, task):
-    return {k: torch.zeros(v) if v else torch.tensor(0) for k, v in layout[arch][task].items()}
-
-
 @pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
 @pytest.mark.parametrize('task', ['classification', 'detection'])
-def test_converter_covers_every_official_key(arch, task, layout):
-    converted, detected = convert_official_checkpoint(fake_official(layout, arch, task))
+def test_converter_covers_every_official_key(arch, task):
+    converted, detected = convert_official_checkpoint(fake_official(arch, task))
     assert detected == task
     if task == 'classification':
         model = classifier(arch)
@@ -140,8 +138,8 @@ def test_converter_covers_every_official_key(arch, task, layout):
     assert all(converted[k].shape == ours[k].shape for k in ours)
 
 
-def test_converter_errors_list_the_keys(layout):
-    sd = fake_official(layout, 'tiny', 'classification')
+def test_converter_errors_list_the_keys():
+    sd = fake_official('tiny')
     with pytest.raises(KeyError, match='layers.0.blocks.0.extra_thing'):
         convert_official_checkpoint({**sd, 'layers.0.blocks.0.extra_thing': torch.zeros(1)})
     sd_missing = dict(sd)

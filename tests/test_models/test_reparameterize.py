@@ -11,7 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from dfvt_mm.models.reparameterize import build_model, reparameterize_checkpoint
 from tests.conftest import load_tool
-from tests.test_models.test_dfvt import perturb_batchnorms
+from tests.helpers import perturb_batchnorms
 
 TOY_CLS = 'configs/toy/dfvt_t_toy_in1k.py'
 

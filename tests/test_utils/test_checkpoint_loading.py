@@ -5,7 +5,6 @@ The paths here run in-process on the toy Runner (seconds); the command-line path
 ``mim test``, the inferencers) are in tests/test_bad_inputs/test_unsafe_checkpoints.py.
 """
 
-import os.path as osp
 import pickle
 import subprocess
 import sys
@@ -23,7 +22,8 @@ import dfvt_mm  # noqa: F401  (registers the safe loader)
 from dfvt_mm.models import DFvT, convert_official_checkpoint
 from dfvt_mm.utils import UnsafeCheckpointError, checkpoint_safe_globals, load_from_local
 from dfvt_mm.utils.checkpoint import TRUST_ENV
-from tests.conftest import DATA_DIR, load_tool
+from tests.conftest import load_tool
+from tests.helpers import MINI_CLS, load_reference
 from tests.toy_runner import ToyData, ToyModel
 from tests.unsafe_checkpoint import save_with_payload
 
@@ -155,7 +155,7 @@ def test_getattr_reaches_only_the_history_buffer_statistics(tmp_path, owner, nam
 
 
 def mini_classifier_ckpt(path):
-    ref = torch.load(osp.join(DATA_DIR, 'official_cls_mini.pt'), weights_only=True)
+    ref, _, _ = load_reference(MINI_CLS)
     converted, _ = convert_official_checkpoint(ref['state_dict'])
     torch.save(dict(state_dict=converted), path)
     return ref['arch'], converted
@@ -199,7 +199,7 @@ def test_malicious_checkpoint_is_refused_by_the_runner(tmp_path, evil, resume):
 
 
 def test_malicious_checkpoint_is_refused_by_the_converter(tmp_path, monkeypatch):
-    ref = torch.load(osp.join(DATA_DIR, 'official_cls_mini.pt'), weights_only=True)
+    ref, _, _ = load_reference(MINI_CLS)
     src, dst, marker = tmp_path / 'raw.pth', tmp_path / 'out.pth', tmp_path / 'pwned'
     save_with_payload(dict(model=ref['state_dict']), src, marker)
     converter = load_tool('model_converters', 'dfvt_official_to_mm.py')

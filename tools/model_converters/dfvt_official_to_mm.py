@@ -18,7 +18,7 @@ import sys
 import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from dfvt_mm.models.backbones.dfvt import convert_official_checkpoint, infer_arch
+from dfvt_mm.models import convert_official_checkpoint, infer_arch
 from dfvt_mm.utils.checkpoint import CheckpointError, unwrap_state_dict
 
 

@@ -3,18 +3,16 @@
 Each stage downsamples with convolutions *before* window self-attention (Context Module), keeps
 the full-resolution local detail in a convolutional Spatial Module, and fuses the two in every
 block with DANE. The computation (and every parameter) follows the authors' released code, so
-their checkpoints load through :func:`convert_official_checkpoint`.
+their checkpoints load, converted by :mod:`.dfvt_checkpoint` on the fly.
 
-The paper's ablations (Tables 2-5) are options of :class:`DFvT` (``design``, ``spatial_module``,
-``fusion``, ``pre_sa``); their defaults build the released model.
+This file is the released model. The paper's ablations (Tables 2-5) are other modules from the
+registry, chosen by config (``stage_cfg``, ``fusion_cfg``): :mod:`dfvt_mm.models.ablations`.
 
-Reading order: DANE -> DFvTBlock -> DFvTStage -> DFvT -> checkpoint conversion.
+Reading order: DANE -> DFvTBlock -> DFvTStage -> DFvT.
 """
 
 from __future__ import annotations
 
-import os.path as osp
-import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,52 +22,51 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_norm_layer, fuse_conv_bn
 from mmcv.cnn.bricks.drop import build_dropout
-from mmcv.cnn.bricks.transformer import FFN, PatchMerging
-from mmengine.logging import MMLogger
+from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...utils.checkpoint import CheckpointArchError, CheckpointLayoutError, unwrap_state_dict
 from ..layers import PointwiseConv2d, WindowMSA
-
-NUM_STAGES = 4
-# The paper's ablations (main text, Tables 2-5); the first entry of each is the released model.
-DESIGNS = ('dfvt', 'baseline', 'downsampled', 'parallel')
-FUSIONS = ('dane', 'sum', 'sum_mul', 'se', 'spatial', 'rdane')
-PRE_SA = ('conv', 'maxpool')
-# The gated fusions: (channel gate, spatial gate, gates read the other input).
-_GATES = {
-    'dane': (True, True, False),
-    'rdane': (True, True, True),
-    'se': (True, False, False),
-    'spatial': (False, True, False),
-}
+from .dfvt_checkpoint import NUM_STAGES, check_pretrained, prepare_state_dict
 
 
+def gated_sum(context: Tensor, spatial: Tensor, gate: Tensor) -> Tensor:
+    """``spatial * w + context * (1 - w)`` with ``w = sigmoid(gate)``."""
+    w = torch.sigmoid(gate)
+    if torch.onnx.is_in_onnx_export():
+        # ONNX has no lerp: torch exports it as two formulas and a Where choosing between
+        # them; this is one formula.
+        return context + w * (spatial - context)
+    # context + w * (spatial - context) in one kernel instead of four; the dtypes are
+    # promoted as the arithmetic would (under autocast they can differ).
+    dtype = torch.promote_types(torch.promote_types(context.dtype, spatial.dtype), w.dtype)
+    return torch.lerp(context.to(dtype), spatial.to(dtype), w.to(dtype))
+
+
+@MODELS.register_module()
 class DANE(BaseModule):
     """Dual AtteNtion Enhancement: gated fusion of context tokens and spatial-module tokens.
 
-    ``w = sigmoid(spatial_gate(x_spatial) + channel_gate(mean(x_context)))`` and the output is
+    ``w = sigmoid(spatial(x_spatial) + channel(mean(x_context)))`` and the output is
     ``x_spatial * w + x_context * (1 - w)`` (the authors' code; the paper's Eq. 4 writes the
-    weights the other way round, the released weights follow the code).
-
-    The paper's Table 5 compares it with one gate alone (``channel_gate`` only: "SE", a
-    squeeze-and-excitation of the context; ``spatial_gate`` only: "SPATIAL") and with the gates'
-    inputs swapped (``reverse``: "rDANE", channel attention on the spatial-module tokens and
-    spatial attention on the context), each with the same gated sum.
+    weights the other way round, the released weights follow the code). The fusions it is
+    compared with in the paper's Table 5 are in :mod:`dfvt_mm.models.ablations.fusions`.
 
     Args:
         embed_dims: Number of channels.
         reduction: Channel reduction of the channel gate's bottleneck.
         norm_cfg: Config of the norm layers.
-        channel_gate: Build the channel gate (SE-style bottleneck MLP on the mean token).
-        spatial_gate: Build the spatial gate (LN and a Linear ``C -> 1`` per token).
-        reverse: Feed the channel gate the spatial-module tokens and the spatial gate the context.
         init_cfg: Initialization config dict.
+
+    Example:
+        >>> import torch
+        >>> from dfvt_mm.models.backbones.dfvt import DANE
+        >>> dane = DANE(32)
+        >>> dane(torch.rand(1, 7, 7, 32), torch.rand(1, 7, 7, 32)).shape
+        torch.Size([1, 7, 7, 32])
     """
 
     def __init__(
@@ -77,55 +74,29 @@ class DANE(BaseModule):
         embed_dims: int,
         reduction: int = 16,
         norm_cfg: dict | None = None,
-        channel_gate: bool = True,
-        spatial_gate: bool = True,
-        reverse: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         norm_cfg = norm_cfg or dict(type='LN')
-        if not (channel_gate or spatial_gate):
-            raise ValueError('DANE needs at least one of channel_gate and spatial_gate')
         hidden = embed_dims // reduction
-        if channel_gate and hidden < 1:
+        if hidden < 1:
             raise ValueError(f'DANE needs embed_dims >= {reduction}, got {embed_dims}')
-        self.reverse = reverse
-        self.spatial = (
-            nn.Sequential(
-                build_norm_layer(norm_cfg, embed_dims)[1], nn.Linear(embed_dims, 1, bias=False)
-            )
-            if spatial_gate
-            else None
+        # Spatial gate: LN and a Linear C -> 1 per token.
+        self.spatial = nn.Sequential(
+            build_norm_layer(norm_cfg, embed_dims)[1], nn.Linear(embed_dims, 1, bias=False)
         )
-        self.channel = (
-            nn.Sequential(
-                nn.Linear(embed_dims, hidden, bias=False),
-                nn.SiLU(),
-                build_norm_layer(norm_cfg, hidden)[1],
-                nn.Linear(hidden, embed_dims, bias=False),
-            )
-            if channel_gate
-            else None
+        # Channel gate: an SE-style bottleneck MLP, on the mean token.
+        self.channel = nn.Sequential(
+            nn.Linear(embed_dims, hidden, bias=False),
+            nn.SiLU(),
+            build_norm_layer(norm_cfg, hidden)[1],
+            nn.Linear(hidden, embed_dims, bias=False),
         )
 
     def forward(self, context: Tensor, spatial: Tensor) -> Tensor:
         """Fuse two channels-last maps (B, H, W, C) of the same shape."""
-        channel_in, spatial_in = (spatial, context) if self.reverse else (context, spatial)
-        gate = None
-        if self.spatial is not None:
-            gate = self.spatial(spatial_in)
-        if self.channel is not None:
-            channel = self.channel(channel_in.mean(dim=(1, 2), keepdim=True))
-            gate = channel if gate is None else gate + channel
-        w = torch.sigmoid(gate)
-        if torch.onnx.is_in_onnx_export():
-            # ONNX has no lerp: torch exports it as two formulas and a Where choosing between
-            # them; this is one formula.
-            return context + w * (spatial - context)
-        # context + w * (spatial - context) in one kernel instead of four; the dtypes are
-        # promoted as the arithmetic would (under autocast they can differ).
-        dtype = torch.promote_types(torch.promote_types(context.dtype, spatial.dtype), w.dtype)
-        return torch.lerp(context.to(dtype), spatial.to(dtype), w.to(dtype))
+        gate = self.spatial(spatial) + self.channel(context.mean(dim=(1, 2), keepdim=True))
+        return gated_sum(context, spatial, gate)
 
 
 class DFvTBlock(BaseModule):
@@ -142,10 +113,9 @@ class DFvTBlock(BaseModule):
             (the authors' detection code). If False, the window shrinks to the map and the shift
             is dropped once ``min(H, W) <= window_size`` (the authors' classification code).
         norm_cfg: Config of the norm layers.
-        fusion: How the tokens after attention take in the spatial map: ``'dane'`` (the
-            released model), ``'rdane'``, ``'se'``, ``'spatial'`` (see :class:`DANE`),
-            ``'sum'`` (``x + s``), ``'sum_mul'`` (``x + s + x * s``), or None (no spatial map:
-            a plain Swin block).
+        fusion_cfg: Config of the module that takes the spatial map into the tokens after the
+            attention, called as ``fusion(tokens, spatial)`` and built with this block's
+            ``embed_dims`` and ``norm_cfg``. Defaults to :class:`DANE`.
         with_cp: Use gradient checkpointing to save memory.
         init_cfg: Initialization config dict.
     """
@@ -160,36 +130,26 @@ class DFvTBlock(BaseModule):
         drop_path: float = 0.0,
         pad_small_map: bool = False,
         norm_cfg: dict | None = None,
-        fusion: str | None = 'dane',
+        fusion_cfg: dict | None = None,
         with_cp: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         norm_cfg = norm_cfg or dict(type='LN')
-        if fusion is not None and fusion not in FUSIONS:
-            raise ValueError(f'fusion must be one of {FUSIONS} or None, got {fusion!r}')
         self.window_size = window_size
         self.shift_size = window_size // 2 if shift else 0
         self.pad_small_map = pad_small_map
-        self.fusion = fusion
         self.with_cp = with_cp
 
         self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.attn = WindowMSA(embed_dims, num_heads, window_size=window_size)
         self.drop_path = build_dropout(dict(type='DropPath', drop_prob=drop_path))
-        # Every gated fusion is a DANE (the name keeps the released model's state-dict keys);
-        # 'sum' and 'sum_mul' have no parameters.
-        if fusion in _GATES:
-            channel, spatial, reverse = _GATES[fusion]
-            self.dane = DANE(
-                embed_dims,
-                norm_cfg=norm_cfg,
-                channel_gate=channel,
-                spatial_gate=spatial,
-                reverse=reverse,
-            )
-        else:
-            self.dane = None
+        # The class itself, not its name, by default: a copy of this file imported from another
+        # commit (dfvt_mm.analysis.speed) builds its own DANE, not the registered one.
+        fusion = dict(type=DANE, embed_dims=embed_dims, norm_cfg=norm_cfg)
+        fusion.update(fusion_cfg or {})
+        # Named `dane` whatever the fusion: the released state-dict keys are blocks.j.dane.*.
+        self.dane = MODELS.build(fusion)
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.ffn = FFN(
             embed_dims=embed_dims,
@@ -209,17 +169,12 @@ class DFvTBlock(BaseModule):
 
     def forward(self, x: Tensor, spatial: Tensor | None) -> Tensor:
         """Run the block on context tokens ``x`` and the stage's spatial map, both (B, H, W, C)
-        (``spatial`` is None without fusion)."""
+        (``spatial`` is None for a fusion that takes none)."""
 
         def _inner_forward(x: Tensor, spatial: Tensor | None) -> Tensor:
             window, shift = self.window_and_shift(x.shape[1], x.shape[2])
             x = x + self.drop_path(self.attn(self.norm1(x), window, shift))
-            if self.dane is not None:
-                x = self.dane(x, spatial)
-            elif self.fusion == 'sum':
-                x = x + spatial
-            elif self.fusion == 'sum_mul':
-                x = x + spatial + x * spatial
+            x = self.dane(x, spatial)
             return self.ffn(self.norm2(x), identity=x)
 
         if self.with_cp and torch.is_grad_enabled():
@@ -246,17 +201,22 @@ def space_to_depth(x: Tensor) -> Tensor:
     return x.permute(0, 3, 1, 2)
 
 
+def conv_kwargs(conv_norm_cfg: dict | None, act_cfg: dict | None, deploy: bool) -> dict:
+    """The ``norm_cfg`` and ``act_cfg`` of a DFvT ``ConvModule``; no norm in deploy mode, so that
+    mmcv gives every conv a bias (``bias='auto'``) for the BatchNorm folded into it."""
+    norm_cfg = None if deploy else conv_norm_cfg or dict(type='BN')
+    return dict(norm_cfg=norm_cfg, act_cfg=act_cfg or dict(type='SiLU'))
+
+
+@MODELS.register_module()
 class DFvTStage(BaseModule):
     """One DFvT stage: local conv block, Context Module (conv downsampling + attention blocks),
     Spatial Module and, except in the last stage, a channel expansion for the next stage.
 
     The stage's spatial downsampling happens at its start (``context_conv`` has stride 2, except in
-    the last stage), so its attention runs at half the resolution of its input.
-
-    The ablations of :class:`DFvT` change what the attention's input is made of (``pre_sa``),
-    whether there is a Spatial Module and how it is fused (``fusion``), add a convolutional path
-    beside the attention (``conv_path``), or, with an empty ``pre_sa``, attend at the stage's input
-    resolution and downsample at the end with patch merging (a Swin-style stage).
+    the last stage), so its attention runs at half the resolution of its input. The last stage
+    keeps its resolution: its max-pool is the identity and its blocks fuse with its input, as the
+    authors' code does (no Spatial Module).
 
     Args:
         embed_dims: Channels of the stage.
@@ -271,17 +231,7 @@ class DFvTStage(BaseModule):
         norm_cfg: Config of the token norm layers.
         conv_norm_cfg: Config of the conv norm layers.
         act_cfg: Config of the conv activations.
-        pre_sa: What is summed into the attention's input: ``'conv'`` (the conv block: local
-            convs, then a stride-2 depthwise and a 1x1 conv) and/or ``'maxpool'`` (the max-pooled
-            input; the input itself in the last stage). Empty: the attention runs on the input
-            itself and the stage ends with patch merging (LN and Linear ``4C -> 2C``) instead of
-            the expansion.
-        fusion: The blocks' fusion with the Spatial Module (see :class:`DFvTBlock`); None builds
-            no Spatial Module. The last stage fuses with its input, as the authors' code does.
-        conv_path: Add a convolutional path beside the attention: on the stage's input, at its
-            resolution, one inverted residual (1x1 ``C -> mlp_ratio * C``, depthwise 3x3, 1x1
-            back) per block; max-pooled (except in the last stage) and added to the tokens after
-            the blocks. Its output is the stage's local map.
+        fusion_cfg: The blocks' fusion with the Spatial Module (see :class:`DFvTBlock`).
         with_cp: Use gradient checkpointing in the blocks.
         deploy: Build the convs with biases and without their norm layers (BatchNorm folded in,
             see :meth:`DFvT.switch_to_deploy`).
@@ -302,59 +252,41 @@ class DFvTStage(BaseModule):
         norm_cfg: dict | None = None,
         conv_norm_cfg: dict | None = None,
         act_cfg: dict | None = None,
-        pre_sa: Sequence[str] = PRE_SA,
-        fusion: str | None = 'dane',
-        conv_path: bool = False,
+        fusion_cfg: dict | None = None,
         with_cp: bool = False,
         deploy: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         norm_cfg = norm_cfg or dict(type='LN')
-        # Deploy: no norm, so mmcv's ConvModule gives every conv a bias (bias='auto').
-        conv_norm_cfg = None if deploy else conv_norm_cfg or dict(type='BN')
-        conv = dict(norm_cfg=conv_norm_cfg, act_cfg=act_cfg or dict(type='SiLU'))
+        conv = conv_kwargs(conv_norm_cfg, act_cfg, deploy)
         pointwise = dict(type=PointwiseConv2d)  # a 1x1 conv that trains faster (same weights)
         C = embed_dims
         drop_paths = list(drop_paths) or [0.0] * depth
         self.last_stage = last_stage
-        self.max_pool = 'maxpool' in pre_sa
-        self.merge = not pre_sa
-        self.fusion = fusion
 
-        if 'conv' in pre_sa:
-            # Local map x_sk: 1x1, then two depthwise 3x3.
-            self.local_conv = nn.Sequential(
-                ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
-                ConvModule(C, C, 3, padding=1, groups=C, **conv),
-                ConvModule(C, C, 3, padding=1, groups=C, **conv),
-            )
-            # Context Module's downsampling: depthwise 3x3 (stride 2 except in the last stage),
-            # then 1x1.
-            self.context_conv = nn.Sequential(
-                ConvModule(C, C, 3, stride=1 if last_stage else 2, padding=1, groups=C, **conv),
-                ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
-            )
-        else:
-            self.local_conv = self.context_conv = None
+        # Local map x_sk: 1x1, then two depthwise 3x3.
+        self.local_conv = nn.Sequential(
+            ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
+            ConvModule(C, C, 3, padding=1, groups=C, **conv),
+            ConvModule(C, C, 3, padding=1, groups=C, **conv),
+        )
+        # Context Module's downsampling: depthwise 3x3 (stride 2 except in the last stage),
+        # then 1x1.
+        self.context_conv = nn.Sequential(
+            ConvModule(C, C, 3, stride=1 if last_stage else 2, padding=1, groups=C, **conv),
+            ConvModule(C, C, 1, conv_cfg=pointwise, **conv),
+        )
         # Spatial Module: space-to-depth of x_sk, depthwise 3x3, 1x1 back to C; no activation.
-        if last_stage or fusion is None:
-            self.spatial_conv = None
-        else:
-            self.spatial_conv = nn.Sequential(
-                ConvModule(
-                    4 * C,
-                    4 * C,
-                    3,
-                    padding=1,
-                    groups=4 * C,
-                    act_cfg=None,
-                    norm_cfg=conv['norm_cfg'],
-                ),
-                ConvModule(
-                    4 * C, C, 1, conv_cfg=pointwise, act_cfg=None, norm_cfg=conv['norm_cfg']
-                ),
+        linear = dict(norm_cfg=conv['norm_cfg'], act_cfg=None)
+        self.spatial_conv = (
+            None
+            if last_stage
+            else nn.Sequential(
+                ConvModule(4 * C, 4 * C, 3, padding=1, groups=4 * C, **linear),
+                ConvModule(4 * C, C, 1, conv_cfg=pointwise, **linear),
             )
+        )
         self.blocks = ModuleList(
             [
                 DFvTBlock(
@@ -366,41 +298,34 @@ class DFvTStage(BaseModule):
                     drop_path=drop_paths[j],
                     pad_small_map=pad_small_map,
                     norm_cfg=norm_cfg,
-                    fusion=fusion,
+                    fusion_cfg=fusion_cfg,
                     with_cp=with_cp,
                 )
                 for j in range(depth)
             ]
         )
-        if conv_path:
-            hidden = int(C * mlp_ratio)
-            self.conv_path = ModuleList(
-                nn.Sequential(
-                    ConvModule(C, hidden, 1, conv_cfg=pointwise, **conv),
-                    ConvModule(hidden, hidden, 3, padding=1, groups=hidden, **conv),
-                    ConvModule(
-                        hidden, C, 1, conv_cfg=pointwise, act_cfg=None, norm_cfg=conv['norm_cfg']
-                    ),
-                )
-                for _ in range(depth)
-            )
-        else:
-            self.conv_path = None
-        if not expand:
-            self.downsample = None
-        elif self.merge:
-            # Swin's patch merging (mmcv's): 2x2 neighbours concatenated, LN, Linear 4C -> 2C.
-            self.downsample = PatchMerging(C, 2 * C, norm_cfg=norm_cfg)
-        else:
-            # Channel expansion for the next stage (the authors' `downsample`; no spatial change).
-            self.downsample = nn.Sequential(
+        # Channel expansion for the next stage (the authors' `downsample`; no spatial change).
+        self.downsample = (
+            nn.Sequential(
                 OrderedDict(
                     norm=build_norm_layer(norm_cfg, C)[1],
                     reduction=nn.Linear(C, 2 * C, bias=False),
                 )
             )
+            if expand
+            else None
+        )
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    def max_pool(self, x: Tensor) -> Tensor:
+        """The max-pooled input that the attention's input adds (the input in the last stage)."""
+        return x if self.last_stage else F.max_pool2d(x, 3, stride=2, padding=1)
+
+    def spatial_map(self, x: Tensor, x_sk: Tensor) -> Tensor:
+        """What the blocks fuse: the Spatial Module's map of ``x_sk`` (the input ``x`` in the
+        last stage)."""
+        return x if self.last_stage else self.spatial_conv(space_to_depth(x_sk))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Run the stage on a (B, C, H, W) map.
 
         The convs run on ``channels_last`` memory (several times faster on CPUs than NCHW for
@@ -409,44 +334,18 @@ class DFvTStage(BaseModule):
 
         Returns:
             The tokens after the blocks as a channels-last map (B, H', W', C) and the local map
-            (B, C, H, W) (``channels_last`` memory) that the dense outputs fuse with: ``x_sk``,
-            the conv path's output, or the input without either; None when the tokens keep the
-            input's resolution (``pre_sa`` empty).
+            ``x_sk`` (B, C, H, W) (``channels_last`` memory) that the dense outputs fuse with.
         """
         x = x.contiguous(memory_format=torch.channels_last)
-        x_sk = self.local_conv(x) if self.local_conv is not None else x
-        if self.merge:
-            tokens = x
-        else:
-            x_pool = None
-            if self.max_pool:
-                x_pool = x if self.last_stage else F.max_pool2d(x, 3, stride=2, padding=1)
-            if self.context_conv is None:
-                tokens = x_pool
-            else:
-                x_inter = self.context_conv(x_sk)
-                tokens = x_inter if x_pool is None else x_pool + x_inter
-        tokens = tokens.permute(0, 2, 3, 1)
-        spatial = None
-        if self.fusion is not None:
-            x_spatial = x if self.last_stage else self.spatial_conv(space_to_depth(x_sk))
-            spatial = x_spatial.permute(0, 2, 3, 1)
+        x_sk = self.local_conv(x)
+        tokens = (self.max_pool(x) + self.context_conv(x_sk)).permute(0, 2, 3, 1)
+        spatial = self.spatial_map(x, x_sk).permute(0, 2, 3, 1)
         for block in self.blocks:
             tokens = block(tokens, spatial)
-        if self.conv_path is not None:
-            x_sk = x
-            for layer in self.conv_path:
-                x_sk = x_sk + layer(x_sk)
-            pooled = x_sk if self.last_stage else F.max_pool2d(x_sk, 3, stride=2, padding=1)
-            tokens = tokens + pooled.permute(0, 2, 3, 1)
-        return tokens, None if self.merge else x_sk
+        return tokens, x_sk
 
     def next_input(self, tokens: Tensor) -> Tensor:
         """The next stage's input (B, 2C, H', W') from this stage's tokens (B, H, W, C)."""
-        if self.merge:
-            B, H, W, C = tokens.shape
-            merged, (h, w) = self.downsample(tokens.reshape(B, H * W, C), (H, W))
-            return merged.view(B, h, w, -1).permute(0, 3, 1, 2)
         return self.downsample(tokens).permute(0, 3, 1, 2)
 
 
@@ -482,47 +381,21 @@ class DFvT(BaseModule):
         norm_cfg: Config of the token norm layers. Defaults to ``dict(type='LN')``.
         conv_norm_cfg: Config of the conv norm layers. Defaults to ``dict(type='BN')``.
         act_cfg: Config of the conv activations. Defaults to ``dict(type='SiLU')``.
-        design: The model of the paper's Table 2 (its Fig. 2), each a whole model of its own.
-            The paper defines (a)-(c) loosely; these are the readings whose sizes land nearest
-            (configs/ablations/README.md compares them):
-
-            - ``'dfvt'`` (d): this model.
-            - ``'baseline'`` (a, "Baseline ViT"): a Swin-style pyramid: window attention at each
-              stage's input resolution (strides 4, 8, 16, 32), patch merging (mmcv's: LN and
-              Linear ``4C -> 2C``) at the end of stages 0-2, no convs after the stem and no
-              fusion; the dense outputs are the normed tokens themselves.
-            - ``'downsampled'`` (b, "Downsampled ViT"): max-pooling before the attention
-              (strides 8, 16, 32, 32) and nothing else: ``pre_sa=['maxpool']`` with
-              ``spatial_module=False``.
-            - ``'parallel'`` (c, "Parallel ViT"): (b) with a conv path beside the attention, on
-              each stage's input at its resolution: one inverted residual per block (1x1 to
-              ``mlp_ratio * C``, depthwise 3x3, 1x1 back, BN and SiLU), max-pooled and added to
-              the tokens after the blocks; the dense outputs fuse with its map. ``with_cp``
-              checkpoints the transformer blocks only.
-
-            Defaults to 'dfvt'.
-        spatial_module: False builds no Spatial Module and no DANE (Table 3's "CM").
-            Defaults to True.
-        fusion: How each block fuses the Spatial Module's tokens ``s`` into the context tokens
-            ``x`` (Table 5): ``'dane'``; ``'sum'`` (``x + s``, also Table 3's "CM + SM");
-            ``'sum_mul'`` (``x + s + x * s``); ``'se'`` / ``'spatial'`` (DANE's gated sum with
-            its channel gate / its spatial gate alone); ``'rdane'`` (DANE with the gates'
-            inputs swapped: channel attention on ``s``, spatial attention on ``x``).
-            Defaults to 'dane'.
-        pre_sa: What the attention's input is made of (Table 4), a non-empty subset of
-            ``'conv'`` (the conv block: 1x1, two depthwise 3x3, stride-2 depthwise, 1x1) and
-            ``'maxpool'`` (the max-pooled stage input; the input itself in the last stage).
-            Without ``'conv'`` the Spatial Module and the dense outputs read the stage's input.
-            Defaults to both. ``spatial_module``, ``fusion`` and ``pre_sa`` vary
-            ``design='dfvt'`` only; a combination that cannot be built is a ValueError. Every
-            variant works with every output, ``pad_small_map``, ``with_cp``, ``frozen_stages``
-            and ``deploy``.
+        stage_cfg: Config of every stage, as in mmpretrain's Swin ``stage_cfgs``: its ``type``
+            (a stage from the registry, taking :class:`DFvTStage`'s arguments) and arguments that
+            override those this model gives. Defaults to :class:`DFvTStage`; the paper's Table 2-4
+            stages are in :mod:`dfvt_mm.models.ablations`.
+        fusion_cfg: Config of the blocks' fusion with the Spatial Module (see
+            :class:`DFvTBlock`). Defaults to :class:`DANE`; Table 5's others are in
+            :mod:`dfvt_mm.models.ablations`.
         deploy: Build the inference structure of :meth:`switch_to_deploy`: every conv with a
             bias and no conv norm layers, so that a checkpoint saved after ``switch_to_deploy``
             (``tools/model_converters/reparameterize_model.py``) loads. Defaults to False.
         init_cfg: Initialization config. None gives the authors' initialization;
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` loads a converted
-            checkpoint (the authors' own layout is converted on the fly).
+            checkpoint with mmengine's ``PretrainedInit``, and a checkpoint in the authors' own
+            layout loads with or without the prefix, converted as it loads. A missing file, a
+            prefix no key has, another arch or missing stem or stage weights fail in one line.
 
     Example:
         >>> import torch
@@ -566,26 +439,13 @@ class DFvT(BaseModule):
         norm_cfg: dict | None = None,
         conv_norm_cfg: dict | None = None,
         act_cfg: dict | None = None,
-        design: str = 'dfvt',
-        spatial_module: bool = True,
-        fusion: str = 'dane',
-        pre_sa: Sequence[str] = PRE_SA,
+        stage_cfg: dict | None = None,
+        fusion_cfg: dict | None = None,
         deploy: bool = False,
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         super().__init__(init_cfg)
         self.arch_settings = self._parse_arch(arch)
-        pre_sa = self._parse_variant(design, spatial_module, fusion, pre_sa)
-        # What the stages build, as the design has it: (b) and (c) of Table 2 pool before the
-        # attention and have no Spatial Module; (a) attends at each stage's input resolution.
-        if design == 'baseline':
-            pre_sa, spatial_module = (), False
-        elif design in ('downsampled', 'parallel'):
-            pre_sa, spatial_module = ('maxpool',), False
-        self.design = design
-        self.pre_sa = pre_sa
-        self.spatial_module = spatial_module
-        self.fusion = fusion if spatial_module else None
         self.embed_dims = self.arch_settings['embed_dims']
         self.depths = list(self.arch_settings['depths'])
         self.num_heads = list(self.arch_settings['num_heads'])
@@ -608,9 +468,7 @@ class DFvT(BaseModule):
                 f'{conv_norm_cfg} is not a BatchNorm. Use deploy=False with this norm.'
             )
         self.deploy = deploy
-        conv = dict(
-            norm_cfg=None if deploy else conv_norm_cfg, act_cfg=act_cfg or dict(type='SiLU')
-        )
+        conv = conv_kwargs(conv_norm_cfg, act_cfg, deploy)
 
         C = self.embed_dims
         with warnings.catch_warnings():
@@ -628,32 +486,30 @@ class DFvT(BaseModule):
         self.stages = ModuleList()
         for i in range(num_built):
             start = sum(self.depths[:i])
-            self.stages.append(
-                DFvTStage(
-                    self.num_features[i],
-                    self.depths[i],
-                    self.num_heads[i],
-                    window_size=window_size,
-                    mlp_ratio=self.mlp_ratio,
-                    drop_paths=dpr[start : start + self.depths[i]],
-                    last_stage=i == NUM_STAGES - 1,
-                    expand=i < num_built - 1,
-                    pad_small_map=pad_small_map,
-                    norm_cfg=norm_cfg,
-                    conv_norm_cfg=conv_norm_cfg,
-                    act_cfg=conv['act_cfg'],
-                    pre_sa=self.pre_sa,
-                    fusion=self.fusion,
-                    conv_path=design == 'parallel',
-                    with_cp=with_cp,
-                    deploy=deploy,
-                )
+            stage = dict(
+                type=DFvTStage,
+                embed_dims=self.num_features[i],
+                depth=self.depths[i],
+                num_heads=self.num_heads[i],
+                window_size=window_size,
+                mlp_ratio=self.mlp_ratio,
+                drop_paths=dpr[start : start + self.depths[i]],
+                last_stage=i == NUM_STAGES - 1,
+                expand=i < num_built - 1,
+                pad_small_map=pad_small_map,
+                norm_cfg=norm_cfg,
+                conv_norm_cfg=conv_norm_cfg,
+                act_cfg=conv['act_cfg'],
+                fusion_cfg=fusion_cfg,
+                with_cp=with_cp,
+                deploy=deploy,
             )
+            stage.update(stage_cfg or {})
+            self.stages.append(MODELS.build(stage))
 
         for i in self.out_indices:
             self.add_module(f'norm{i}', build_norm_layer(norm_cfg, self.num_features[i])[1])
-            # The baseline's tokens keep the stage's input resolution: nothing to fuse.
-            if i < NUM_STAGES - 1 and design != 'baseline':
+            if i < NUM_STAGES - 1:
                 self.add_module(
                     f'fuse{i}',
                     PointwiseConv2d(2 * self.num_features[i], self.num_features[i], bias=False),
@@ -694,46 +550,6 @@ class DFvT(BaseModule):
         return dict(arch)
 
     @staticmethod
-    def _parse_variant(
-        design: str, spatial_module: bool, fusion: str, pre_sa: Sequence[str]
-    ) -> tuple[str, ...]:
-        """Check the ablation options together; returns ``pre_sa`` in canonical order."""
-        if design not in DESIGNS:
-            raise ValueError(f'Unknown DFvT design {design!r}; choose one of {DESIGNS}.')
-        if fusion not in FUSIONS:
-            raise ValueError(f'Unknown DFvT fusion {fusion!r}; choose one of {FUSIONS}.')
-        if isinstance(pre_sa, str) or not isinstance(pre_sa, Sequence):
-            raise ValueError(
-                f'pre_sa must be a list of {PRE_SA} (e.g. {list(PRE_SA)}), got {pre_sa!r}'
-            )
-        unknown = sorted(set(pre_sa) - set(PRE_SA))
-        if unknown or not pre_sa:
-            raise ValueError(
-                f'pre_sa must be a non-empty subset of {list(PRE_SA)} (the attention needs an '
-                f'input), got {list(pre_sa)}'
-            )
-        if not spatial_module and fusion != 'dane':
-            raise ValueError(
-                f"fusion={fusion!r} fuses the Spatial Module's output, and spatial_module=False "
-                f"builds none: leave fusion at 'dane' (unused) or set spatial_module=True"
-            )
-        changed = [
-            name
-            for name, value, default in (
-                ('spatial_module', spatial_module, True),
-                ('fusion', fusion, 'dane'),
-                ('pre_sa', set(pre_sa), set(PRE_SA)),
-            )
-            if value != default
-        ]
-        if design != 'dfvt' and changed:
-            raise ValueError(
-                f"design={design!r} is a whole model of the paper's Table 2; {', '.join(changed)} "
-                f"vary design='dfvt' only: leave them at their defaults"
-            )
-        return tuple(k for k in PRE_SA if k in pre_sa)
-
-    @staticmethod
     def _parse_out_indices(out_indices: int | Sequence[int]) -> tuple[int, ...]:
         if isinstance(out_indices, int):
             out_indices = [out_indices]
@@ -754,107 +570,32 @@ class DFvT(BaseModule):
         return tuple(sorted(parsed))
 
     def init_weights(self) -> None:
-        """Load ``init_cfg``'s pretrained weights, or apply the authors' initialization."""
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            self._load_pretrained(self.init_cfg)
+        """The authors' initialization without ``init_cfg``; else mmengine's initialisers.
+
+        A ``Pretrained`` ``init_cfg`` is checked against this model first (file, prefix, arch,
+        every stem and stage weight; :func:`.dfvt_checkpoint.check_pretrained`), then loaded by
+        mmengine's ``PretrainedInit``, which logs what it leaves out instead of failing.
+        """
+        if self.init_cfg is None:
+            self.apply(_authors_init)
             self._is_init = True
             return
-        if self.init_cfg is not None:
-            super().init_weights()
-            return
-        self.apply(_authors_init)
-        self._is_init = True
-
-    def _load_pretrained(self, init_cfg: dict) -> None:
-        logger = MMLogger.get_current_instance()
-        path = init_cfg['checkpoint']
-        if '://' not in str(path) and not osp.isfile(osp.expanduser(str(path))):
-            raise FileNotFoundError(
-                f"DFvT pretrained checkpoint {path!r} does not exist. Convert the authors' "
-                f'ImageNet weights with `python tools/model_converters/dfvt_official_to_mm.py '
-                f'SRC.pth {path}`, point the config at the file, or set init_cfg=None to train '
-                f'from scratch.'
-            )
-        ckpt = _load_checkpoint(path, map_location='cpu', logger=logger)
-        state_dict = unwrap_state_dict(ckpt)
-        prefix = init_cfg.get('prefix')
-        if is_official_layout(state_dict):
-            logger.info("DFvT: converting a checkpoint in the authors' layout on the fly")
-            state_dict, _ = convert_official_checkpoint(state_dict)
-            prefix = 'backbone.'  # where the conversion puts the backbone
-        if prefix:
-            stripped = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
-            if not stripped:
-                raise CheckpointLayoutError(
-                    f'No key of {path} starts with prefix {prefix!r}; its keys start with '
-                    f'{sorted({k.split(".")[0] for k in state_dict})[:8]}: set init_cfg.prefix '
-                    f'to the one before the backbone'
-                )
-            state_dict = stripped
-        self.load_pretrained_state_dict(state_dict, source=path)
-
-    def load_pretrained_state_dict(self, state_dict: dict[str, Tensor], source: str = '') -> None:
-        """Load backbone weights, failing loudly unless every stem and stage weight is present.
-
-        Output layers (``norm{i}``, ``fuse{i}``) may be missing (an ImageNet checkpoint has no
-        detection outputs) and keys of layers this model does not build may be unexpected.
-
-        Raises:
-            CheckpointArchError: The weights are those of another arch (the message names both).
-            CheckpointLayoutError: Stem or stage weights are missing.
-        """
-        own = self.state_dict()
-        wrong = [k for k, v in state_dict.items() if k in own and v.shape != own[k].shape]
-        missing = [k for k in own if k not in state_dict]
-        required = [k for k in missing if not re.match(r'(norm|fuse)\d\.', k)]
-        ours = describe_arch(self.arch_settings)
-        if wrong or required:
-            theirs = _arch_or_none(state_dict)
-            if theirs is not None and _arch_key(theirs) != _arch_key(self.arch_settings):
-                raise CheckpointArchError(
-                    f'{source} is DFvT {describe_arch(theirs)}, the model is DFvT {ours}: '
-                    f"use the config of the checkpoint's arch, or a checkpoint of this one"
-                )
-        if wrong:
-            k = wrong[0]
-            raise CheckpointArchError(
-                f'{source}: {len(wrong)} weights do not fit DFvT {ours}, e.g. {k} '
-                f'{tuple(state_dict[k].shape)} where the model has {tuple(own[k].shape)}: '
-                f"use the config of the checkpoint's arch"
-            )
-        if required:
-            raise CheckpointLayoutError(
-                f'{source} lacks {len(required)} of the {len(own)} weights of DFvT {ours}, e.g. '
-                f"{required[:3]}: is it a DFvT checkpoint? Convert the authors' checkpoints "
-                f'with tools/model_converters/dfvt_official_to_mm.py'
-            )
-        _, unexpected = self.load_state_dict(state_dict, strict=False)
-        logger = MMLogger.get_current_instance()
-        if missing:
-            fresh = sorted({k.rsplit('.', 1)[0] for k in missing})
-            logger.info(f'DFvT: output layers initialized from scratch: {fresh}')
-        if unexpected:
-            logger.info(f'DFvT: ignored checkpoint keys of layers not built: {len(unexpected)}')
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            self.init_cfg = check_pretrained(self, self.init_cfg)
+        super().init_weights()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        """Refuse, in one line, the weights of another DFvT arch on every load path.
+        """Convert the authors' keys, and refuse the weights of another arch, on every load path.
 
-        ``load_from``, ``resume``, ``tools/test.py`` and the inferencers load through mmengine's
-        non-strict ``load_state_dict``, which would log a size mismatch per tensor and carry on
-        with a half-loaded model; it calls this method with the backbone's keys first.
+        ``init_cfg``, ``load_from``, ``resume``, ``tools/test.py`` and the inferencers load
+        through mmengine's non-strict ``load_state_dict``, which would log a size mismatch per
+        tensor and carry on with a half-loaded model; it calls this method with the backbone's
+        keys first (:func:`.dfvt_checkpoint.prepare_state_dict` rewrites them in place).
 
         Raises:
             CheckpointArchError: The state dict is a whole DFvT of another arch.
         """
-        own = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
-        theirs = _arch_or_none(own) if is_dfvt_mm_layout(own) else None
-        complete = theirs is not None and all(theirs['depths']) and all(theirs['num_heads'])
-        if complete and _arch_key(theirs) != _arch_key(self.arch_settings):
-            raise CheckpointArchError(
-                f'the checkpoint is DFvT {describe_arch(theirs)}, the model is DFvT '
-                f"{describe_arch(self.arch_settings)}: use the config of the checkpoint's arch, "
-                f'or a checkpoint of this one'
-            )
+        prepare_state_dict(state_dict, prefix, self.arch_settings)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
@@ -871,17 +612,22 @@ class DFvT(BaseModule):
         x = self.patch_embed(x.contiguous(memory_format=torch.channels_last))
         outs = []
         for i, stage in enumerate(self.stages):
-            tokens, x_sk = stage(x)
+            tokens, local = stage(x)
             if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(tokens).permute(0, 3, 1, 2)
-                if i < NUM_STAGES - 1 and x_sk is not None:
-                    up = F.interpolate(out, scale_factor=2.0, mode='nearest')
-                    up = up[:, :, : x_sk.shape[2], : x_sk.shape[3]]
-                    out = getattr(self, f'fuse{i}')(torch.cat([up, x_sk], dim=1))
-                outs.append(out.contiguous())
-            if stage.downsample is not None:
+                outs.append(self.dense_output(i, tokens, local))
+            if i + 1 < len(self.stages):
                 x = stage.next_input(tokens)
         return tuple(outs)
+
+    def dense_output(self, i: int, tokens: Tensor, local: Tensor) -> Tensor:
+        """Output ``i`` from stage ``i``'s tokens (B, H, W, C) and local map (B, C, 2H, 2W): the
+        normed tokens, except in the last stage upsampled x2 and fused with the local map."""
+        out = getattr(self, f'norm{i}')(tokens).permute(0, 3, 1, 2)
+        if i < NUM_STAGES - 1:
+            up = F.interpolate(out, scale_factor=2.0, mode='nearest')
+            up = up[:, :, : local.shape[2], : local.shape[3]]
+            out = getattr(self, f'fuse{i}')(torch.cat([up, local], dim=1))
+        return out.contiguous()
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:
@@ -942,227 +688,3 @@ def _authors_init(m: nn.Module) -> None:
             nn.init.zeros_(m.bias)
     elif isinstance(m, WindowMSA):
         trunc_normal_(m.relative_position_bias_table, std=0.02)
-
-
-# --------------------------------------------------------------------------------------------------
-# The authors' checkpoints (github.com/ginobilinie/DFvT releases, and its Object-Detection branch)
-# --------------------------------------------------------------------------------------------------
-
-# (authors' key pattern, this package's key); BN sub-keys follow their conv.
-_CONV_BN = {
-    # stem
-    r'patch_embed\.proj1\.': 'patch_embed.0.conv.',
-    r'patch_embed\.norm1\.': 'patch_embed.0.bn.',
-    r'patch_embed\.proj2\.': 'patch_embed.1.conv.',
-    r'patch_embed\.norm\.': 'patch_embed.1.bn.',
-    # conv block: Sequential(conv, bn, act) x3 -> local_conv.{0,1,2}
-    r'convlayers\.(\d)\.conv1x1_1\.0\.': r'stages.\1.local_conv.0.conv.',
-    r'convlayers\.(\d)\.conv1x1_1\.1\.': r'stages.\1.local_conv.0.bn.',
-    r'convlayers\.(\d)\.conv1x1_1\.3\.': r'stages.\1.local_conv.1.conv.',
-    r'convlayers\.(\d)\.conv1x1_1\.4\.': r'stages.\1.local_conv.1.bn.',
-    r'convlayers\.(\d)\.conv1x1_1\.6\.': r'stages.\1.local_conv.2.conv.',
-    r'convlayers\.(\d)\.conv1x1_1\.7\.': r'stages.\1.local_conv.2.bn.',
-    r'convlayers\.(\d)\.conv1\.0\.': r'stages.\1.context_conv.0.conv.',
-    r'convlayers\.(\d)\.conv1\.1\.': r'stages.\1.context_conv.0.bn.',
-    r'convlayers\.(\d)\.conv1x1_2\.0\.': r'stages.\1.context_conv.1.conv.',
-    r'convlayers\.(\d)\.conv1x1_2\.1\.': r'stages.\1.context_conv.1.bn.',
-    r'multiresolution_conv\.(\d)\.0\.': r'stages.\1.spatial_conv.0.conv.',
-    r'multiresolution_conv\.(\d)\.1\.': r'stages.\1.spatial_conv.0.bn.',
-    r'multiresolution_conv\.(\d)\.2\.': r'stages.\1.spatial_conv.1.conv.',
-    r'multiresolution_conv\.(\d)\.3\.': r'stages.\1.spatial_conv.1.bn.',
-    # transformer blocks
-    r'layers\.(\d)\.blocks\.(\d+)\.select\.fc_spatial\.': r'stages.\1.blocks.\2.dane.spatial.',
-    r'layers\.(\d)\.blocks\.(\d+)\.select\.fc_channel\.': r'stages.\1.blocks.\2.dane.channel.',
-    r'layers\.(\d)\.blocks\.(\d+)\.mlp\.fc1\.': r'stages.\1.blocks.\2.ffn.layers.0.0.',
-    r'layers\.(\d)\.blocks\.(\d+)\.mlp\.fc2\.': r'stages.\1.blocks.\2.ffn.layers.1.',
-    r'layers\.(\d)\.blocks\.(\d+)\.(norm1|norm2|attn\.qkv|attn\.proj)\.': (
-        r'stages.\1.blocks.\2.\3.'
-    ),
-    r'layers\.(\d)\.blocks\.(\d+)\.attn\.relative_position_bias_table$': (
-        r'stages.\1.blocks.\2.attn.relative_position_bias_table'
-    ),
-    r'layers\.(\d)\.downsample\.(norm|reduction)\.': r'stages.\1.downsample.\2.',
-    # outputs
-    r'norm(\d)\.': r'norm\1.',
-    r'conv1x1layers\.(\d)\.': r'fuse\1.',
-}
-# Derived buffers the authors saved; this package computes them per call (window geometry).
-_DROPPED = re.compile(r'.*(relative_position_index|attn_mask)$')
-_RULES = [(re.compile('^' + k), v) for k, v in _CONV_BN.items()]
-# Per layout, the keys the arch is read from: the stem's last conv (embed_dims out), a block
-# (stage i, block j), stage i's first relative position table (heads) and the first MLP
-# (hidden = mlp_ratio * embed_dims).
-_ARCH_KEYS = {
-    'official': (
-        'patch_embed.proj2.weight',
-        re.compile(r'layers\.(\d)\.blocks\.(\d+)\.'),
-        'layers.{}.blocks.0.attn.relative_position_bias_table',
-        'layers.0.blocks.0.mlp.fc1.weight',
-    ),
-    'dfvt_mm': (
-        'patch_embed.1.conv.weight',
-        re.compile(r'stages\.(\d)\.blocks\.(\d+)\.'),
-        'stages.{}.blocks.0.attn.relative_position_bias_table',
-        'stages.0.blocks.0.ffn.layers.0.0.weight',
-    ),
-}
-
-
-def is_official_layout(state_dict: dict[str, Tensor]) -> bool:
-    """Whether a state dict uses the authors' key names."""
-    return any(k.startswith(('patch_embed.proj1.', 'layers.0.blocks.')) for k in state_dict)
-
-
-def is_dfvt_mm_layout(state_dict: dict[str, Tensor]) -> bool:
-    """Whether a state dict has this package's DFvT keys (bare, or under ``backbone.``)."""
-    stem = _ARCH_KEYS['dfvt_mm'][0]
-    return stem in state_dict or 'backbone.' + stem in state_dict
-
-
-def infer_arch(state_dict: dict[str, Tensor]) -> dict:
-    """The arch dict of a DFvT state dict, read from its shapes.
-
-    Args:
-        state_dict: In the authors' layout or this package's (bare or under ``backbone.``).
-
-    Raises:
-        CheckpointLayoutError: It is not a DFvT state dict (no stem weights).
-    """
-    layout = 'official' if is_official_layout(state_dict) else 'dfvt_mm'
-    stem, block, table, fc1 = _ARCH_KEYS[layout]
-    if layout == 'dfvt_mm' and stem not in state_dict:
-        state_dict = {k[9:]: v for k, v in state_dict.items() if k.startswith('backbone.')}
-    if stem not in state_dict:
-        raise CheckpointLayoutError(
-            f'not a DFvT checkpoint: it has no stem weights ({stem} or '
-            f'{_ARCH_KEYS["dfvt_mm"][0]}); its keys start with '
-            f'{sorted({k.split(".")[0] for k in state_dict})[:8]}'
-        )
-    C = state_dict[stem].shape[0]
-    blocks = [set() for _ in range(NUM_STAGES)]
-    for key in state_dict:
-        if (m := block.match(key)) and int(m.group(1)) < NUM_STAGES:
-            blocks[int(m.group(1))].add(int(m.group(2)))
-    heads = [state_dict.get(table.format(i)) for i in range(NUM_STAGES)]
-    hidden = state_dict.get(fc1)
-    return dict(
-        embed_dims=C,
-        depths=[len(b) for b in blocks],
-        num_heads=[t.shape[1] if t is not None else 0 for t in heads],
-        mlp_ratio=hidden.shape[0] / C if hidden is not None else 0.0,
-    )
-
-
-def _arch_key(arch: dict) -> tuple:
-    return (
-        int(arch['embed_dims']),
-        tuple(arch['depths']),
-        tuple(arch['num_heads']),
-        float(arch['mlp_ratio']),
-    )
-
-
-def describe_arch(arch: dict) -> str:
-    """An arch in a few words: ``'tiny (embed 48, depths 1-1-2-1)'``, or the full custom dict."""
-    depths = '-'.join(str(d) for d in arch['depths'])
-    for name, settings in DFvT.arch_zoo.items():
-        if len(name) > 1 and _arch_key(settings) == _arch_key(arch):
-            return f'{name} (embed {arch["embed_dims"]}, depths {depths})'
-    heads = '-'.join(str(h) for h in arch['num_heads'])
-    return (
-        f'custom (embed {arch["embed_dims"]}, depths {depths}, heads {heads}, '
-        f'mlp_ratio {float(arch["mlp_ratio"]):g})'
-    )
-
-
-def _arch_or_none(state_dict: dict[str, Tensor]) -> dict | None:
-    try:
-        return infer_arch(state_dict)
-    except CheckpointLayoutError:
-        return None
-
-
-def convert_official_checkpoint(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], str]:
-    """Map an authors' DFvT state dict to this package's keys (a pure function).
-
-    Classification checkpoints (with ``head``) become mmpretrain ``ImageClassifier`` state dicts
-    (``backbone.*``, ``head.fc.*``); detection backbones (with ``norm0``-``norm3``) become
-    ``backbone.*``. The result is checked against a DFvT built from the checkpoint's own shapes.
-
-    Args:
-        state_dict: The authors' state dict (the ``model`` entry of their ``.pth`` files).
-
-    Returns:
-        The converted state dict and the task: ``'classification'`` or ``'detection'``.
-
-    Raises:
-        CheckpointLayoutError: (a ``KeyError``) already converted, keys that map to nothing, or
-            DFvT weights the checkpoint lacks; the first few named, the count given.
-        CheckpointArchError: (a ``ValueError``) weights whose shapes do not fit the inferred arch.
-    """
-    if not isinstance(state_dict, dict) or not state_dict:
-        raise CheckpointLayoutError(
-            f'expected a state dict of tensors, got {type(state_dict).__name__} '
-            f'{"(empty)" if isinstance(state_dict, dict) else ""}'.strip()
-        )
-    if is_dfvt_mm_layout(state_dict):
-        raise CheckpointLayoutError(
-            'the checkpoint is already in dfvt_mm layout: load it directly (load_from, or '
-            "init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')), no "
-            'conversion needed'
-        )
-    task = 'classification' if 'head.weight' in state_dict else 'detection'
-    backbone, unknown = {}, []
-    for key, value in state_dict.items():
-        if _DROPPED.match(key):
-            continue
-        if task == 'classification' and key in ('head.weight', 'head.bias'):
-            continue
-        if key.startswith('norm.'):  # classification's final norm is output 3's norm
-            backbone['norm3.' + key[len('norm.') :]] = value
-            continue
-        for pattern, target in _RULES:
-            if pattern.match(key):
-                backbone[pattern.sub(target, key, count=1)] = value
-                break
-        else:
-            unknown.append(key)
-    if unknown:
-        raise CheckpointLayoutError(
-            f"{len(unknown)} of the checkpoint's {len(state_dict)} keys are not DFvT keys, "
-            f"e.g. {unknown[:5]}: is it one of the authors' DFvT checkpoints?"
-        )
-
-    arch = infer_arch(state_dict)
-    empty = [i for i in range(NUM_STAGES) if not arch['depths'][i] or not arch['num_heads'][i]]
-    if empty:
-        raise CheckpointLayoutError(
-            f'the checkpoint has no transformer blocks in stage(s) {empty} '
-            f'(layers.{empty[0]}.blocks.*): it is not a whole DFvT'
-        )
-    out_indices = (3,) if task == 'classification' else (0, 1, 2, 3)
-    with torch.device('meta'):
-        reference = DFvT(arch=arch, out_indices=out_indices).state_dict()
-    missing = sorted(set(reference) - set(backbone))
-    extra = sorted(set(backbone) - set(reference))
-    if missing or extra:
-        raise CheckpointLayoutError(
-            f'the checkpoint does not match a DFvT {describe_arch(arch)} {task} model: '
-            f'missing {len(missing)} keys {missing[:3]}, unexpected {len(extra)} {extra[:3]}'
-        )
-    wrong = [
-        f'{k} {tuple(v.shape)} != {tuple(reference[k].shape)}'
-        for k, v in backbone.items()
-        if v.shape != reference[k].shape
-    ]
-    if wrong:
-        raise CheckpointArchError(
-            f'{len(wrong)} weights do not fit the arch read from the checkpoint '
-            f'({describe_arch(arch)}), e.g. {wrong[:3]}'
-        )
-
-    converted = OrderedDict(('backbone.' + k, v) for k, v in backbone.items())
-    if task == 'classification':
-        converted['head.fc.weight'] = state_dict['head.weight']
-        converted['head.fc.bias'] = state_dict['head.bias']
-    return converted, task
