@@ -10,6 +10,7 @@ from mmengine.config import Config
 from dfvt_mm.models import convert_official_checkpoint
 from dfvt_mm.utils.build import build_model, load_model_config
 from tests.conftest import REPO_ROOT
+from tests.helpers import fake_official
 
 # Parameters of the whole model: the authors' classifiers (paper: 4.0 / 11.2 / 37.3 M), and their
 # backbones with mmdet's Mask R-CNN FPN heads (paper: 25 / 32 / 58 M) and with mmseg's UperNet + FCN
@@ -42,10 +43,10 @@ def test_config_builds_with_the_papers_size(cfg_name):
     assert sum(p.numel() for p in model.parameters()) == PARAMS[cfg_name]
 
 
-def official_names(model, shapes, task):
+def official_names(model, arch, task):
     """This model's parameter names -> the authors' names for the same tensors (through the
-    converter, on a state dict with the authors' keys and ``shapes``)."""
-    fake = {k: torch.zeros(v) if v else torch.tensor(0) for k, v in shapes.items()}
+    converter, on a state dict with the authors' keys and shapes of ``arch`` and ``task``)."""
+    fake = fake_official(arch, task)
     converted, _ = convert_official_checkpoint(fake)
     by_tensor = {id(v): k for k, v in fake.items()}
     names = {k: by_tensor[id(v)] for k, v in converted.items()}
@@ -70,14 +71,6 @@ def param_groups(cfg, model):
     return {name: by_param[id(p)] for name, p in model.named_parameters()}
 
 
-@pytest.fixture(scope='module')
-def layout():
-    import json
-
-    with open(osp.join(REPO_ROOT, 'tests', 'data', 'official_state_dict_layout.json')) as f:
-        return json.load(f)
-
-
 # The authors' ImageNet optimizer (their optimizer.py, set_weight_decay): convlayers.* and
 # multiresolution_conv.* at 2x the base lr; a parameter with 1 dimension or named *.bias without
 # weight decay; everything else, relative position bias tables included, decays.
@@ -87,11 +80,9 @@ def authors_classification_group(name, ndim, base_lr, wd):
 
 
 @pytest.mark.parametrize('cfg_name', CLASSIFIERS)
-def test_classification_parameter_groups_are_the_authors(cfg_name, layout):
+def test_classification_parameter_groups_are_the_authors(cfg_name):
     cfg, model = build(cfg_name)
-    names = official_names(
-        model, layout[cfg.model.backbone.arch]['classification'], 'classification'
-    )
+    names = official_names(model, cfg.model.backbone.arch, 'classification')
     groups = param_groups(cfg, model)
     base_lr, wd = cfg.optim_wrapper.optimizer.lr, cfg.optim_wrapper.optimizer.weight_decay
     params = dict(model.named_parameters())
@@ -180,12 +171,12 @@ DETECTORS = ['mask_rcnn_dfvt_t_coco.py', 'mask_rcnn_dfvt_s_coco.py', 'mask_rcnn_
 
 
 @pytest.mark.parametrize('cfg_name', DETECTORS)
-def test_detection_parameter_groups_are_the_authors(cfg_name, layout, tmp_path, monkeypatch):
+def test_detection_parameter_groups_are_the_authors(cfg_name, tmp_path, monkeypatch):
     """The authors' mmdet 2.x optimizer: AdamW 1e-4, decay 0.05 except on parameters whose (their)
     name contains `norm`, `relative_position_bias_table` or `absolute_pos_embed`; one lr."""
     monkeypatch.chdir(tmp_path)
     cfg, model = build(cfg_name)
-    names = official_names(model, layout[cfg.model.backbone.arch]['detection'], 'detection')
+    names = official_names(model, cfg.model.backbone.arch, 'detection')
     groups = param_groups(cfg, model)
     assert set(groups) <= set(names)
     for name, (lr, wd) in groups.items():

@@ -29,7 +29,8 @@ from mmengine.registry import init_default_scope
 from dfvt_mm.models import DFvT, convert_official_checkpoint
 from dfvt_mm.toy import write_ade20k, write_classification, write_coco
 from dfvt_mm.utils import CheckpointError
-from tests.conftest import DATA_DIR, REPO_ROOT
+from tests.conftest import REPO_ROOT
+from tests.helpers import MINI_CLS, fake_official, load_reference
 from tests.test_bad_inputs.conftest import (
     CONFIGS,
     SCOPES,
@@ -129,15 +130,8 @@ class Case:
 # --------------------------------------------------------------------------------------------
 
 
-def fake_official(arch: str) -> dict[str, torch.Tensor]:
-    """An authors' classification state dict of ``arch`` with their exact keys and shapes."""
-    with open(osp.join(DATA_DIR, 'official_state_dict_layout.json')) as f:
-        layout = json.load(f)[arch]['classification']
-    return {k: torch.zeros(shape) if shape else torch.tensor(0) for k, shape in layout.items()}
-
-
 def mini_official() -> dict[str, torch.Tensor]:
-    return torch.load(osp.join(DATA_DIR, 'official_cls_mini.pt'), weights_only=True)['state_dict']
+    return load_reference(MINI_CLS)[0]['state_dict']
 
 
 def save(case: Case, name: str, obj) -> str:
