@@ -1,5 +1,3 @@
-"""Measurements of the package's models (not imported by ``dfvt_mm`` itself)."""
-
-from .speed import compare_with_previous, load_previous_dfvt
-
-__all__ = ['compare_with_previous', 'load_previous_dfvt']
+"""Measurements of the package's models: complexity, speed and memory, the benchmark and its
+tables, the model zoo and the paper's ablations (not imported by ``dfvt_mm`` itself; the
+command lines are under ``tools/analysis/``)."""

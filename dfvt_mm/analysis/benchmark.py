@@ -26,7 +26,7 @@ Speed modes (:data:`MODES`), for the classifiers:
   emulated bf16 is no speed figure) and float16 on a GPU.
 
 Detection and segmentation run ``eager`` (and ``amp`` on a GPU). Timing
-(:func:`dfvt_mm.analysis.speed.time_calls`): for one task and batch size, every model in
+(:func:`.speed.time_calls`): for one task and batch size, every model in
 every mode takes turns, call by call, over the rounds (untimed warm-up rounds first), so that a
 change of the machine's load hits them alike; images/s = batch / the median call. Peak memory
 (:mod:`.memory`) is measured in ``eager`` mode, in one more call.
@@ -47,11 +47,13 @@ import torch
 
 from ..utils.build import build_model, dummy_batch
 from ..utils.machine import cpu_has_bf16
-from ..utils.metafile import ModelRecord, load_models, matches, metafile_root, peers_path
+from ..utils.metafile import ModelRecord, load_models, matches, peers_path
+from ..utils.paths import resolve
+from ..utils.tasks import TASKS
 from .memory import peak_memory
+from .speed import time_calls
 
 MODES = ('eager', 'deploy', 'compile', 'onnxruntime', 'amp')
-TASKS = ('cls', 'det', 'seg')
 DEPLOY_CFG = 'configs/deploy/classification_onnxruntime_dynamic-batch.py'
 #: The export takes the image as it is (no resize or crop): its size is the graph's.
 EXPORT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
@@ -63,7 +65,7 @@ class Settings:
 
     Args:
         device: ``'cpu'`` or ``'cuda'``.
-        tasks: Of :data:`TASKS`.
+        tasks: Keys of :data:`~dfvt_mm.utils.tasks.TASKS`.
         models: Names that select models (:func:`dfvt_mm.utils.metafile.matches`); None: all.
         modes: Speed modes of DFvT's classifiers.
         peer_modes: Speed modes of the peers' classifiers.
@@ -77,7 +79,7 @@ class Settings:
     """
 
     device: str = 'cpu'
-    tasks: Sequence[str] = TASKS
+    tasks: Sequence[str] = tuple(TASKS)
     models: Sequence[str] | None = None
     modes: Sequence[str] = MODES
     peer_modes: Sequence[str] = ('eager',)
@@ -147,7 +149,7 @@ def export_classifier(
 ) -> str:
     """Export a classifier with ``model``'s weights to ONNX (mmdeploy, dynamic batch, ``shape``
     fixed) under ``work_dir``; returns the file."""
-    from ..deployment import export_onnx
+    from ..deployment import export_onnx  # the deploy extras, needed by this mode only
 
     folder = osp.join(work_dir, f'{record.name}_{shape[0]}x{shape[1]}')
     os.makedirs(folder, exist_ok=True)
@@ -158,8 +160,9 @@ def export_classifier(
         'test_pipeline': EXPORT_PIPELINE,
         'test_dataloader.dataset.pipeline': EXPORT_PIPELINE,
     }
-    deploy_cfg = osp.join(metafile_root(), DEPLOY_CFG)
-    return export_onnx(deploy_cfg, record.config_path, weights, image, folder, cfg_options=options)
+    return export_onnx(
+        resolve(DEPLOY_CFG), record.config_path, weights, image, folder, cfg_options=options
+    )
 
 
 class ModelUnderTest:
@@ -204,7 +207,7 @@ class ModelUnderTest:
                     self.model, backend=self.settings.compile_backend, dynamic=False
                 )
             else:
-                from ..deployment import OnnxRuntimeModel
+                from ..deployment import OnnxRuntimeModel  # the deploy extras
 
                 path = export_classifier(self.record, self.model, shape, self.settings.work_dir)
                 self._onnx_files[shape] = path
@@ -260,12 +263,12 @@ class ModelUnderTest:
         """Each classifier mode's largest logit difference to ``eager``, on the timed batch.
         onnxruntime's logits are the input of the graph's final Softmax, read from the graph
         (:func:`dfvt_mm.deployment.runtime.last_node_input`)."""
-        from ..deployment.runtime import OnnxRuntimeModel, last_node_input
-
         reference = calls['eager']().float()
         diffs = {}
         for mode, call in calls.items():
             if mode == 'onnxruntime':
+                from ..deployment.runtime import OnnxRuntimeModel, last_node_input
+
                 path = self._onnx_files[tuple(inputs.shape[2:])]
                 logits = last_node_input(path, 'Softmax')
                 session = OnnxRuntimeModel(path, threads=1, extra_outputs=[logits])
@@ -297,8 +300,6 @@ def run_benchmark(settings: Settings, log: Callable[[str], None] = print) -> lis
         eager); n/a modes add ``n_a`` (why); eager adds ``peak_memory``, ``weight_bytes``,
         ``input_bytes`` and ``activation_peak`` (bytes).
     """
-    from .speed import time_calls
-
     device = torch.device(settings.device)
     results = []
     for task in settings.tasks:

@@ -1,4 +1,4 @@
-"""Parameters and FLOPs of a config's model, with mmengine's complexity analysis.
+"""Parameters and FLOPs, with mmengine's complexity analysis: the package's one counter.
 
 FLOPs count one multiply-add as one FLOP (fvcore's convention, the papers'), attention included
 (``dfvt_mm`` registers a handle for ``scaled_dot_product_attention``). Detection and segmentation
@@ -8,16 +8,30 @@ R-CNN through its RPN, box and mask heads).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import torch
 from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
+from torch import nn
 
-from ..utils.build import build_model, dummy_batch, load_model_config, task_of
+from ..models import DFvT
+from ..utils.build import build_model, dummy_batch, load_model_config
+from ..utils.metafile import load_models
+from ..utils.tasks import task_of
 
 #: The paper's FLOPs resolutions (H, W): ImageNet 224x224, COCO 1280x800, ADE20K 2048x512.
 DEFAULT_SHAPES = {'cls': (224, 224), 'det': (800, 1280), 'seg': (512, 2048)}
+
+
+def count(model: nn.Module, inputs: Sequence) -> dict[str, int]:
+    """``params`` and ``flops`` of ``model(*inputs)`` (``get_model_complexity_info``)."""
+    with torch.no_grad():
+        info = get_model_complexity_info(
+            model, inputs=tuple(inputs), show_table=False, show_arch=False
+        )
+    return dict(params=info['params'], flops=info['flops'])
 
 
 def model_complexity(
@@ -42,15 +56,7 @@ def model_complexity(
     inputs, samples = dummy_batch(model, task, 1, shape)
     if samples is not None:
         model.forward = partial(model.forward, data_samples=samples, mode='tensor')
-    with torch.no_grad():
-        info = get_model_complexity_info(model, inputs=(inputs,), show_table=False, show_arch=False)
-    return dict(
-        config=cfg.filename,
-        task=task,
-        shape=list(shape),
-        params=info['params'],
-        flops=info['flops'],
-    )
+    return dict(config=cfg.filename, task=task, shape=list(shape), **count(model, (inputs,)))
 
 
 def backbone_summary(shape: tuple[int, int] = (224, 224)) -> list[dict]:
@@ -62,9 +68,6 @@ def backbone_summary(shape: tuple[int, int] = (224, 224)) -> list[dict]:
         One dict per size: ``backbone`` (label), ``config``, ``stage_shapes`` ((C, H, W) of each
         output), ``params``, ``flops``, ``paper_params``, ``paper_flops``.
     """
-    from ..models import DFvT
-    from ..utils.metafile import load_models
-
     rows = []
     for record in load_models('cls'):
         arch = load_model_config(record.config_path).model.backbone.arch

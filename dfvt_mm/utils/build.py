@@ -10,45 +10,17 @@ config's ``default_scope``), with no weights: ``Pretrained`` ``init_cfg`` entrie
 
 from __future__ import annotations
 
-import os.path as osp
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import MODELS, DefaultScope, init_default_scope
-from mmengine.utils import get_installed_path
 from torch import nn
 
-from .metafile import REPO_ROOT
-
-#: The tasks' scopes -> the short names the tools use.
-SCOPE_TASKS = {'mmpretrain': 'cls', 'mmdet': 'det', 'mmseg': 'seg'}
-
-
-def resolve_config(path: str) -> str:
-    """The file of a config: ``'pkg::rel/path.py'`` in the installed package's ``.mim/configs``
-    (mmengine's spelling for upstream bases), anything relative from this repository's root.
-
-    Raises:
-        FileNotFoundError: There is no such file (the message says where it looked).
-    """
-    if '::' in path:
-        scope, rel = path.split('::', 1)
-        if scope not in MODULE2PACKAGE:
-            raise FileNotFoundError(
-                f'{path}: unknown package scope {scope!r}; use one of {sorted(MODULE2PACKAGE)}'
-            )
-        found = osp.join(get_installed_path(MODULE2PACKAGE[scope]), '.mim', 'configs', rel)
-    elif osp.isabs(path) or osp.isfile(path):
-        found = path
-    else:
-        found = osp.join(REPO_ROOT, path)
-    if not osp.isfile(found):
-        raise FileNotFoundError(f'config {path} not found (looked at {found})')
-    return found
+from .paths import resolve
+from .tasks import TASKS, task_of
 
 
 def load_model_config(config: str | Config, cfg_options: dict | None = None) -> Config:
@@ -58,20 +30,11 @@ def load_model_config(config: str | Config, cfg_options: dict | None = None) -> 
     Raises:
         ValueError: The config names no ``default_scope``, so its registry is unknown.
     """
-    cfg = config.copy() if isinstance(config, Config) else Config.fromfile(resolve_config(config))
+    cfg = config.copy() if isinstance(config, Config) else Config.fromfile(resolve(config))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    if cfg.get('default_scope') not in SCOPE_TASKS:
-        raise ValueError(
-            f'{cfg.filename}: default_scope is {cfg.get("default_scope")!r}; the models here are '
-            f'built in one of {list(SCOPE_TASKS)} (inherit one of their bases)'
-        )
+    task_of(cfg)  # the scope is one of the three
     return cfg
-
-
-def task_of(cfg: Config) -> str:
-    """``'cls'``, ``'det'`` or ``'seg'``: the config's task, from its default scope."""
-    return SCOPE_TASKS[cfg.default_scope]
 
 
 def strip_pretrained(node: Any) -> Any:
@@ -138,7 +101,7 @@ def dummy_batch(
 
     Args:
         model: A model built by :func:`build_model`.
-        task: ``'cls'``, ``'det'`` or ``'seg'``.
+        task: A key of :data:`~dfvt_mm.utils.tasks.TASKS`.
         batch_size: Images in the batch.
         shape: ``(H, W)`` of each image.
         seed: Seed of the random images.
@@ -153,7 +116,7 @@ def dummy_batch(
     elif task == 'seg':
         from mmseg.structures import SegDataSample as Sample
     else:
-        raise ValueError(f"unknown task {task!r}; choose from 'cls', 'det', 'seg'")
+        raise ValueError(f'unknown task {task!r}; choose from {list(TASKS)}')
     meta = dict(img_shape=(H, W), ori_shape=(H, W), pad_shape=(H, W), scale_factor=(1.0, 1.0))
     images = [
         torch.randint(0, 256, (3, H, W), dtype=torch.uint8, generator=gen)

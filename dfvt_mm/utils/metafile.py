@@ -16,37 +16,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Metafile tasks (``Results[0].Task``) -> the short task names the tools use.
-TASKS = {
-    'Image Classification': 'cls',
-    'Object Detection': 'det',
-    'Semantic Segmentation': 'seg',
-}
+from .paths import root
+from .tasks import TASKS
+
+#: Metafile task names (``Results[].Task``) -> the keys of :data:`~dfvt_mm.utils.tasks.TASKS`.
+_TASK_KEYS = {task.metafile: key for key, task in TASKS.items()}
+
 #: Metafile keys of the paper's speed and memory (lists of settings, OpenMMLab's form of
 #: ``inference time``: ``value``, ``hardware``, ``backend``, ``batch size``, ``mode``...).
 THROUGHPUT_KEY = 'Throughput (images/s)'
 MEMORY_KEY = 'Memory (GB)'
 
-_PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-#: The repository root (an editable install); where ``model-index.yml`` and ``configs/`` live.
-REPO_ROOT = osp.dirname(_PACKAGE_DIR)
-
-
-def metafile_root() -> str:
-    """Where the metafiles are: the package's ``.mim`` folder when packaged (mim's layout),
-    else the repository root. Metafile ``Config`` paths are relative to it."""
-    packaged = osp.join(_PACKAGE_DIR, '.mim')
-    return packaged if osp.isfile(osp.join(packaged, 'model-index.yml')) else REPO_ROOT
-
 
 def model_index_path() -> str:
     """``model-index.yml``: this repository's models."""
-    return osp.join(metafile_root(), 'model-index.yml')
+    return osp.join(root(), 'model-index.yml')
 
 
 def peers_path() -> str:
     """``configs/metafiles/peers.yml``: the paper's comparison models."""
-    return osp.join(metafile_root(), 'configs', 'metafiles', 'peers.yml')
+    return osp.join(root(), 'configs', 'metafiles', 'peers.yml')
 
 
 @dataclass(frozen=True)
@@ -80,7 +69,8 @@ class ModelRecord:
             written when it is none of these.
         backbone: ``Metadata.Backbone``, the label tables show (``'DFvT-T'``, ``'ResNet-50'``);
             the model's name where there is none.
-        config: ``Config``: a path relative to the metafile root, or ``'pkg::path'`` upstream;
+        config: ``Config``: a path relative to :func:`~dfvt_mm.utils.paths.root`, or
+            ``'pkg::path'`` upstream;
             None where the entry has none.
         collection: ``In Collection``.
         params: The paper's parameter count (``Metadata.Parameters``).
@@ -133,7 +123,7 @@ class ModelRecord:
         """``config`` as a file path (upstream ``'pkg::'`` configs are left as they are)."""
         if self.config is None or '::' in self.config or osp.isabs(self.config):
             return self.config
-        return osp.join(metafile_root(), self.config)
+        return osp.join(root(), self.config)
 
 
 def matches(record: ModelRecord, name: str) -> bool:
@@ -185,7 +175,7 @@ def _record(model: Any, source: str) -> ModelRecord:
         metrics.update(result.metrics or {})
     return ModelRecord(
         name=model.name,
-        task=TASKS.get(results[0].task, results[0].task),
+        task=_TASK_KEYS.get(results[0].task, results[0].task),
         # Metafiles of variants (the ablations') may name no backbone: the model's name labels it.
         backbone=meta.get('Backbone') or model.name,
         config=model.config,
@@ -227,9 +217,8 @@ def load_models(task: str | None = None, path: str | None = None) -> list[ModelR
     path = path or model_index_path()
     if not osp.isfile(path):
         raise FileNotFoundError(f'no metafile at {path}')
-    known = set(TASKS.values())
-    if task is not None and task not in known:
-        raise ValueError(f'unknown task {task!r}; choose from {sorted(known)}')
+    if task is not None and task not in TASKS:
+        raise ValueError(f'unknown task {task!r}; choose from {list(TASKS)}')
     index = load(path)
     # modelindex's own checks (mandatory fields, collections, file references), as mim runs them.
     errors = index.check(silent=True)

@@ -6,13 +6,8 @@ from mmengine.config import Config
 
 import dfvt_mm  # noqa: F401
 from dfvt_mm.utils import unwrap_state_dict
-from dfvt_mm.utils.build import (
-    build_model,
-    dummy_batch,
-    load_model_config,
-    resolve_config,
-    strip_pretrained,
-)
+from dfvt_mm.utils.build import build_model, dummy_batch, load_model_config, strip_pretrained
+from dfvt_mm.utils.paths import resolve
 
 
 def test_strip_pretrained():
@@ -59,10 +54,10 @@ def test_keep_pretrained_and_options(tmp_path, monkeypatch):
 
 
 def test_config_errors():
-    with pytest.raises(FileNotFoundError, match=r'config configs/nope.py not found \(looked at'):
-        resolve_config('configs/nope.py')
+    with pytest.raises(FileNotFoundError, match=r'^configs/nope.py not found \(looked at'):
+        resolve('configs/nope.py')
     with pytest.raises(FileNotFoundError, match="unknown package scope 'mmfoo'; use one of"):
-        resolve_config('mmfoo::x.py')
+        resolve('mmfoo::x.py')
     with pytest.raises(ValueError, match=r'default_scope is None; the models here are built in'):
         load_model_config(Config(dict(model=dict(type='x'))))
 

@@ -11,8 +11,8 @@ import pytest
 
 from dfvt_mm.analysis.model_zoo import check_measured, zoo_markdown
 from dfvt_mm.analysis.tables import readme_block
-from dfvt_mm.utils.build import resolve_config
 from dfvt_mm.utils.metafile import find_model, load_models, model_index_path, peers_path
+from dfvt_mm.utils.paths import resolve
 from tests.conftest import REPO_ROOT
 
 CONFIGS = sorted(
@@ -60,7 +60,7 @@ def test_peers_are_upstream_configs(peers):
         *((t, k) for t in ('det', 'seg') for k in ('resnet_50', 'swin_t')),
     }
     for r in peers:
-        assert '::' in r.config and osp.isfile(resolve_config(r.config))
+        assert '::' in r.config and osp.isfile(resolve(r.config))
     assert find_model(peers, 'ResNet50').backbone == 'ResNet-50'
     with pytest.raises(KeyError, match=r"no model 'resnet_99'; there are \['mobilenetv2'"):
         find_model(peers, 'resnet_99')

@@ -28,7 +28,6 @@ import torch
 import dfvt_mm  # noqa: F401  (registers DFvT)
 from dfvt_mm.analysis.benchmark import (
     MODES,
-    TASKS,
     Settings,
     default_settings,
     peer_ratios,
@@ -39,13 +38,14 @@ from dfvt_mm.analysis.plots import plot_speed_accuracy
 from dfvt_mm.analysis.tables import replace_readme_block, report
 from dfvt_mm.utils.machine import describe_device, machine
 from dfvt_mm.utils.metafile import load_models, peers_path
+from dfvt_mm.utils.tasks import TASKS
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument('--tasks', nargs='+', choices=TASKS, default=list(TASKS))
+    parser.add_argument('--tasks', nargs='+', choices=list(TASKS), default=list(TASKS))
     parser.add_argument('--models', nargs='+', metavar='NAME', help='default: all (see --list)')
     parser.add_argument('--list', action='store_true', help='list the models and exit')
     parser.add_argument(

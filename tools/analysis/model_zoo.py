@@ -14,6 +14,7 @@ from tabulate import tabulate
 import dfvt_mm  # noqa: F401  (registers DFvT and the attention FLOP handle)
 from dfvt_mm.analysis.model_zoo import HEADERS, check_measured, zoo_markdown, zoo_rows
 from dfvt_mm.utils.metafile import load_models
+from dfvt_mm.utils.tasks import TASKS
 
 
 def main() -> int:
@@ -22,7 +23,7 @@ def main() -> int:
     parser.add_argument(
         '--check', action='store_true', help='recount parameters and FLOPs; exit 1 on a mismatch'
     )
-    parser.add_argument('--tasks', nargs='+', choices=['cls', 'det', 'seg'])
+    parser.add_argument('--tasks', nargs='+', choices=list(TASKS))
     args = parser.parse_args()
     records = [r for r in load_models() if not args.tasks or r.task in args.tasks]
     if args.markdown:

@@ -1,24 +1,26 @@
-"""The speed comparison against another commit, run against this checkout itself."""
+"""tools/analysis/speed_vs_commit.py: the speed comparison against another commit, run against
+this checkout itself."""
 
 import sys
 
 import pytest
 from mmengine.registry import MODELS
 
-from dfvt_mm.analysis import compare_with_previous, load_previous_dfvt
 from dfvt_mm.models import DFvT
 from tests.conftest import load_tool
 
+tool = load_tool('analysis', 'speed_vs_commit.py')
+
 
 def test_previous_dfvt_is_imported_unregistered(repo_root):
-    previous = load_previous_dfvt(repo_root, name='dfvt_mm_self_test')
+    previous = tool.load_previous_dfvt(repo_root, name='dfvt_mm_self_test')
     assert previous is not DFvT and previous.__module__.startswith('dfvt_mm_self_test')
     assert MODELS.get('DFvT') is DFvT
-    assert load_previous_dfvt(repo_root, name='dfvt_mm_self_test') is previous
+    assert tool.load_previous_dfvt(repo_root, name='dfvt_mm_self_test') is previous
 
 
 def test_compare_with_itself(repo_root):
-    rows = compare_with_previous(
+    rows = tool.compare_with_previous(
         repo_root, archs=['tiny'], batch_sizes=[1], train_batch_size=1, rounds=1, image_size=64
     )
     inference, train = rows
@@ -34,7 +36,7 @@ def test_compare_with_itself_in_onnxruntime(repo_root):
     exports, its output against the older model's, its ratio."""
     pytest.importorskip('onnxruntime', reason='deploy extras not installed')
     pytest.importorskip('mmdeploy', reason='mmdeploy not installed')
-    rows = compare_with_previous(
+    rows = tool.compare_with_previous(
         repo_root,
         archs=['tiny'],
         batch_sizes=[2, 1],  # one export: its batch is dynamic
@@ -50,7 +52,6 @@ def test_compare_with_itself_in_onnxruntime(repo_root):
 
 
 def test_cli_rejects_a_folder_without_dfvt(tmp_path, monkeypatch):
-    tool = load_tool('analysis', 'speed_vs_commit.py')
     monkeypatch.setattr(sys, 'argv', ['speed_vs_commit.py', str(tmp_path)])
     with pytest.raises(SystemExit, match=r'^error: .* git worktree add'):
         tool.main()
