@@ -1,17 +1,19 @@
 """The paper's design ablations of DFvT-S (Tables 2-5): sizes, speed and toy training.
 
 The paper's numbers live in one place, ``configs/ablations/metafile.yml`` (OpenMMLab's metafile
-form), read by :func:`load_ablations`; each entry names the config that builds the variant
+form, found by :func:`dfvt_mm.utils.paths.resolve` in a checkout or an installed package), read
+by :func:`load_ablations`; each entry names the config that builds the variant
 (``configs/ablations/*.py``: DFvT-S's ImageNet recipe with one backbone option set).
 
-- :func:`complexity`: parameters and FLOPs of a config's model with mmengine's analysis, with and
+- :func:`complexity`: parameters and FLOPs of a model (:func:`.complexity.count`), with and
   without the stem (the authors' counter evidently left the stem out: DFvT-S is 0.95 G with it,
   0.80 G without, and the paper says 0.8 G).
 - :func:`relative_throughput`: inference speed of several models in one process, timed in turn
-  (:func:`dfvt_mm.analysis.speed.time_interleaved`), as a ratio to one of them.
+  (:func:`.speed.time_interleaved`), as a ratio to one of them.
 - :func:`train_toy`: one variant trained on the built-in classification data with the toy
   config's data and schedule (``configs/toy/dfvt_t_toy_in1k.py``), keeping the variant's
-  DFvT-S-shaped backbone; returns the final top-1.
+  DFvT-S-shaped backbone, in a process of its own (:func:`dfvt_mm.utils.process.run_logged`);
+  returns the final top-1.
 
 ``tools/analysis/ablations.py`` is the command line.
 """
@@ -20,26 +22,24 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
 from torch import nn
 
+from ..toy import write_classification
 from ..utils.build import build_model
 from ..utils.logs import last_metric
 from ..utils.metafile import load_models
+from ..utils.paths import resolve
+from ..utils.process import run_logged, train_command
+from .complexity import count
 from .speed import inference_call, time_interleaved
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-METAFILE = osp.join(REPO_ROOT, 'configs', 'ablations', 'metafile.yml')
-TOY_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'dfvt_t_toy_in1k.py')
-STEM = 'backbone.patch_embed'
+METAFILE = 'configs/ablations/metafile.yml'
+TOY_CONFIG = 'configs/toy/dfvt_t_toy_in1k.py'
 TOP1 = 'Top 1 Accuracy'
 
 
@@ -66,19 +66,19 @@ class Ablation:
     fps: float | None = None
 
 
-def load_ablations(metafile: str = METAFILE) -> list[Ablation]:
-    """The ablation models of ``metafile`` (read by :func:`dfvt_mm.utils.metafile.load_models`),
-    in its order.
+def load_ablations(metafile: str | None = None) -> list[Ablation]:
+    """The ablation models of ``metafile`` (default: the package's :data:`METAFILE`; read by
+    :func:`dfvt_mm.utils.metafile.load_models`), in its order. Its ``Config`` paths are relative
+    to the folder above its ``configs/`` folder.
 
     Raises:
         FileNotFoundError: No metafile, or an entry's config does not exist.
         KeyError: An entry lacks a field the tables need; the message names the entry and field.
     """
-    if not osp.isfile(metafile):
-        raise FileNotFoundError(
-            f'no ablation metafile at {metafile}: the ablations need a source checkout '
-            f'(configs/ablations/metafile.yml), or pass its path'
-        )
+    try:
+        metafile = resolve(metafile or METAFILE)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'no ablation metafile: {e}') from None
     ablations = []
     for record in load_models(path=metafile):
         for field, value in (
@@ -117,20 +117,15 @@ def complexity(model: nn.Module, image_size: int = 224) -> dict[str, int]:
 
     Returns:
         ``params``, ``flops`` and the same without the backbone's stem (``params_no_stem``,
-        ``flops_no_stem``).
+        ``flops_no_stem``; the stem, ``backbone.patch_embed``, counted on the same image).
     """
-    inputs = (torch.rand(1, 3, image_size, image_size),)
-    params = parameter_count(model)
-    with torch.no_grad():
-        analyzer = FlopAnalyzer(model, inputs)
-        # Max-pooling, activations and the like have no FLOP handle (0 FLOPs, as fvcore counts).
-        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        flops, by_module = analyzer.total(), analyzer.by_module()
+    image = torch.rand(1, 3, image_size, image_size)
+    total, stem = count(model, (image,)), count(model.backbone.patch_embed, (image,))
     return dict(
-        params=params[''],
-        params_no_stem=params[''] - params[STEM],
-        flops=flops,
-        flops_no_stem=flops - by_module[STEM],
+        params=total['params'],
+        params_no_stem=total['params'] - stem['params'],
+        flops=total['flops'],
+        flops_no_stem=total['flops'] - stem['flops'],
     )
 
 
@@ -175,7 +170,7 @@ def toy_config(
     Returns:
         The path of the written config (``work_dir/toy_<config name>``).
     """
-    cfg = Config.fromfile(TOY_CONFIG)
+    cfg = Config.fromfile(resolve(TOY_CONFIG))
     ablation = Config.fromfile(config)
     cfg.model.backbone = ablation.model.backbone
     cfg.model.head.in_channels = ablation.model.head.in_channels
@@ -197,8 +192,9 @@ def toy_config(
 def train_toy(
     config: str, work_dir: str, epochs: int | None = None, data_root: str = 'data/toy_imagenet'
 ) -> dict[str, float]:
-    """Train one ablation variant on the toy dataset with ``tools/train.py`` in a process of its
-    own (output in ``work_dir/train.log``), writing the dataset first if it is missing.
+    """Train one ablation variant on the toy dataset in a process of its own
+    (:func:`dfvt_mm.utils.process.train_command`, output in ``work_dir/train.log``), writing the
+    dataset first if it is missing.
 
     Returns:
         ``top1`` (final validation top-1, %) and ``seconds`` (wall time of the run).
@@ -207,22 +203,9 @@ def train_toy(
         RuntimeError: The run failed; the message ends with the end of its log.
     """
     if not osp.isdir(osp.join(data_root, 'train')):
-        from ..toy import write_classification
-
         write_classification(data_root)
     path = toy_config(config, work_dir, epochs, data_root)
-    log_path = osp.join(work_dir, 'train.log')
-    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), path, '--work-dir', work_dir]
-    start = time.perf_counter()
-    with open(log_path, 'w') as log:
-        result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        with open(log_path) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(
-            f'{" ".join(cmd)} failed (exit {result.returncode}); {log_path}:\n{tail}'
-        )
+    seconds = run_logged(train_command(path, work_dir), osp.join(work_dir, 'train.log'))
     return dict(top1=last_metric(work_dir, 'accuracy/top1'), seconds=seconds)
 
 
