@@ -1,7 +1,7 @@
 """The main job (``make demo``): DFvT-T end to end on the three built-in toy tasks.
 
 Writes the datasets under ``data/``, trains and evaluates the toy classifier, then Mask R-CNN and
-UperNet whose backbones start from it (``configs/toy/``, with ``tools/train.py``), draws the
+UperNet whose backbones start from it (``configs/toy/``, with ``dfvt_mm.engine.train``), draws the
 trained models' predictions, a Grad-CAM++ map and the training curves, and prints one table. The
 work is :func:`dfvt_mm.toy.main_job.run`; the summary is also written to
 ``work_dirs/main_job/summary.json``. ``data/`` and ``work_dirs/`` are made in the current
@@ -23,9 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dfvt_mm.toy.main_job import TASKS, run
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from dfvt_mm.toy.main_job import TOY_TASKS, run
 
 
 class Reporter:
@@ -63,7 +61,7 @@ def print_summary(summary: dict, console: Console) -> None:
     table = Table(title=f'DFvT-T on the built-in datasets (seed {summary["seed"]})')
     for column in ('task', 'metric', 'value', 'reference', 'wall time'):
         table.add_column(column)
-    for task in TASKS.values():
+    for task in TOY_TASKS.values():
         info = summary['tasks'].get(task.name)
         if info is None:
             continue
@@ -86,7 +84,7 @@ def print_summary(summary: dict, console: Console) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        '--tasks', nargs='+', choices=list(TASKS), default=list(TASKS), help='tasks to run'
+        '--tasks', nargs='+', choices=list(TOY_TASKS), default=list(TOY_TASKS), help='tasks to run'
     )
     parser.add_argument('--seed', type=int, default=0, help='training seed of every run')
     parser.add_argument(
@@ -101,7 +99,7 @@ def main() -> None:
     reporter = Reporter(console)
     try:
         with reporter.progress:
-            summary = run(args.tasks, REPO_ROOT, args.out_dir, args.seed, reporter)
+            summary = run(args.tasks, args.out_dir, args.seed, reporter)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         sys.exit(f'error: {e}')
     print_summary(summary, console)

@@ -1,10 +1,10 @@
 """The main job: DFvT-T end to end on the three built-in toy tasks.
 
-For each task: write its dataset (:mod:`dfvt_mm.toy.data`), train and evaluate it with
-``tools/train.py`` in a process of its own (the configs under ``configs/toy/``; detection and
-segmentation start from the toy classifier, as the real configs start from ImageNet), then draw
-the trained models' predictions with the three inferencers. :func:`run` does it all and returns a
-summary; ``tools/toy_tasks.py`` is its command line.
+For each task: write its dataset (:mod:`dfvt_mm.toy.data`), train and evaluate it in a process of
+its own (:func:`dfvt_mm.utils.process.train_command`, the configs under ``configs/toy/``;
+detection and segmentation start from the toy classifier, as the real configs start from
+ImageNet), then draw the trained models' predictions with the three inferencers. :func:`run` does
+it all and returns a summary; ``tools/toy_tasks.py`` is its command line.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,9 @@ import torch
 
 from ..utils.logs import find_json_log, last_metric
 from ..utils.machine import machine
+from ..utils.paths import resolve
+from ..utils.process import run_logged, train_command
+from ..utils.tasks import TASKS
 from .data import write_ade20k, write_classification, write_coco
 from .shapes import SHAPES
 
@@ -34,8 +36,7 @@ class ToyTask:
     """One task of the main job.
 
     Attributes:
-        key: Short name (``cls``, ``det``, ``seg``).
-        name: Task name in the table.
+        key: The task (a key of :data:`~dfvt_mm.utils.tasks.TASKS`).
         config: Config file name under ``configs/toy/``.
         data_root: Where its dataset is written.
         write_data: Writes the dataset to ``data_root``.
@@ -45,7 +46,6 @@ class ToyTask:
     """
 
     key: str
-    name: str
     config: str
     data_root: str
     write_data: Callable[[str], dict]
@@ -53,13 +53,23 @@ class ToyTask:
     reference: str
     samples: tuple[str, ...] = field(default=())
 
+    @property
+    def name(self) -> str:
+        """The task's name in the table (``classification``...)."""
+        return TASKS[self.key].name
 
-TASKS = {
+    @property
+    def config_path(self) -> str:
+        """The config file (:func:`dfvt_mm.utils.paths.resolve`: a checkout's or a wheel's)."""
+        return resolve(osp.join('configs', 'toy', self.config))
+
+
+#: The main job's tasks, by key of :data:`~dfvt_mm.utils.tasks.TASKS`, in the order they run.
+TOY_TASKS = {
     task.key: task
     for task in (
         ToyTask(
             key='cls',
-            name='classification',
             config='dfvt_t_toy_in1k.py',
             data_root='data/toy_imagenet',
             write_data=write_classification,
@@ -69,7 +79,6 @@ TASKS = {
         ),
         ToyTask(
             key='det',
-            name='detection',
             config='mask_rcnn_dfvt_t_toy_coco.py',
             data_root='data/toy_coco',
             write_data=write_coco,
@@ -80,7 +89,6 @@ TASKS = {
         ),
         ToyTask(
             key='seg',
-            name='segmentation',
             config='upernet_dfvt_t_toy_ade20k.py',
             data_root='data/toy_ade20k',
             write_data=write_ade20k,
@@ -95,7 +103,7 @@ CLASSIFIER_WORK_DIR = 'work_dirs/dfvt_t_toy_in1k'
 
 
 def work_dir_of(task: ToyTask) -> str:
-    """The task's work dir: ``work_dirs/<config name>``, as ``tools/train.py`` names it."""
+    """The task's work dir: ``work_dirs/<config name>``, as the train tool names it."""
     return osp.join('work_dirs', osp.splitext(task.config)[0])
 
 
@@ -123,12 +131,11 @@ def run_config(config: str, work_dir: str, seed: int) -> str:
 
 def train(
     task: ToyTask,
-    repo_root: str,
     seed: int,
     log_path: str,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> float:
-    """Train and validate one task with ``tools/train.py``; returns the wall time in seconds.
+    """Train and validate one task in a process of its own; returns the wall time in seconds.
 
     The run's output goes to ``log_path``; ``on_progress(phase, iter, max_iters)`` is called as
     the run's :class:`~dfvt_mm.engine.ProgressHook` reports.
@@ -140,30 +147,20 @@ def train(
     progress = osp.join(work_dir, 'progress.json')
     if osp.exists(progress):
         os.remove(progress)
-    config = run_config(osp.join(repo_root, 'configs', 'toy', task.config), work_dir, seed)
-    cmd = [sys.executable, osp.join(repo_root, 'tools', 'train.py'), config, '--work-dir', work_dir]
-    start = time.perf_counter()
-    with open(log_path, 'w') as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, 'PYTHONUNBUFFERED': '1'}
-        )
-        seen = None
-        while proc.poll() is None:
-            time.sleep(0.5)
-            if on_progress is None or not osp.exists(progress):
-                continue
-            with open(progress) as f:
-                state = json.load(f)
-            if state != seen:
-                seen = state
-                on_progress(state['phase'], state['iter'], state['max_iters'])
-    if proc.returncode != 0:
-        with open(log_path) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(
-            f'{" ".join(cmd)} failed (exit {proc.returncode}); {log_path} ends:\n{tail}'
-        )
-    return time.perf_counter() - start
+    config = run_config(task.config_path, work_dir, seed)
+    seen = None
+
+    def poll() -> None:
+        nonlocal seen
+        if on_progress is None or not osp.exists(progress):
+            return
+        with open(progress) as f:
+            state = json.load(f)
+        if state != seen:
+            seen = state
+            on_progress(state['phase'], state['iter'], state['max_iters'])
+
+    return run_logged(train_command(config, work_dir), log_path, poll)
 
 
 def montage(pictures: Sequence[np.ndarray], height: int = 256) -> np.ndarray:
@@ -220,36 +217,22 @@ def draw_predictions(
     return path
 
 
-def run_tool(cmd: Sequence[str], log_path: str) -> None:
-    """Run a tool's command line with its output in ``log_path``.
-
-    Raises:
-        RuntimeError: The tool failed; the message ends with the end of its log.
-    """
-    with open(log_path, 'w') as log:
-        code = subprocess.run(list(cmd), stdout=log, stderr=subprocess.STDOUT).returncode
-    if code != 0:
-        with open(log_path) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f'{" ".join(cmd)} failed (exit {code}); {log_path} ends:\n{tail}')
-
-
-def extra_pictures(done: dict[str, dict], repo_root: str, out_dir: str, logs: str) -> dict:
+def extra_pictures(done: dict[str, dict], out_dir: str, logs: str) -> dict:
     """A Grad-CAM++ map of the classifier and each run's training curves, drawn by mmpretrain's
     tools: ``vis_cam`` (through ``tools/visualization/vis_cam.py``, which lets it run on DFvT)
     and ``analyze_logs plot_curve`` (``mim run``, on the run's json log); returns their paths by
     name."""
     pictures = {}
     if 'cls' in done:
-        task = TASKS['cls']
+        task = TOY_TASKS['cls']
         sample = osp.join(task.data_root, task.samples[SHAPES.index('star')])
         overlay = osp.join(logs, 'gradcam_overlay.png')
-        run_tool(
+        run_logged(
             [
                 sys.executable,
-                osp.join(repo_root, 'tools', 'visualization', 'vis_cam.py'),
+                resolve('tools/visualization/vis_cam.py'),
                 sample,
-                osp.join(repo_root, 'configs', 'toy', task.config),
+                task.config_path,
                 done['cls']['checkpoint'],
                 '--method',
                 'GradCAM++',
@@ -265,10 +248,10 @@ def extra_pictures(done: dict[str, dict], repo_root: str, out_dir: str, logs: st
             raise OSError(f'could not write {path}')
         pictures['gradcam'] = path
     for key, info in done.items():
-        task = TASKS[key]
+        task = TOY_TASKS[key]
         path = osp.join(out_dir, f'{task.name}_curves.png')
         keys = ['loss', *task.metrics]
-        run_tool(
+        run_logged(
             [
                 sys.executable,
                 *('-m', 'mim', 'run', 'mmpretrain', 'analyze_logs', 'plot_curve'),
@@ -284,7 +267,6 @@ def extra_pictures(done: dict[str, dict], repo_root: str, out_dir: str, logs: st
 
 def run(
     tasks: Sequence[str],
-    repo_root: str,
     out_dir: str = 'work_dirs/main_job',
     seed: int = 0,
     reporter=None,
@@ -292,9 +274,9 @@ def run(
     """Run the main job in the current directory (``data/`` and ``work_dirs/`` are made there).
 
     Args:
-        tasks: Keys of :data:`TASKS` to run, in order; detection and segmentation need the toy
-            classifier (task ``cls`` first, or a finished run in :data:`CLASSIFIER_WORK_DIR`).
-        repo_root: The repository (its ``configs/`` and ``tools/``).
+        tasks: Keys of :data:`TOY_TASKS` to run; detection and segmentation need the toy
+            classifier (task ``cls`` too, which runs first, or a finished run in
+            :data:`CLASSIFIER_WORK_DIR`).
         out_dir: Where the summary, logs and pictures go.
         seed: Training seed of every run (the datasets are fixed).
         reporter: Gets ``add(description, total) -> id`` and ``update(id, done, description)``
@@ -304,9 +286,9 @@ def run(
         The summary (also written to ``out_dir/summary.json``): per task its metrics, wall time,
         work dir, checkpoint and picture; the seed, the total wall time and the machine.
     """
-    unknown = [key for key in tasks if key not in TASKS]
+    unknown = [key for key in tasks if key not in TOY_TASKS]
     if unknown:
-        raise ValueError(f'unknown tasks {unknown}; the main job has {list(TASKS)}')
+        raise ValueError(f'unknown tasks {unknown}; the main job has {list(TOY_TASKS)}')
     if 'cls' not in tasks and not osp.exists(osp.join(CLASSIFIER_WORK_DIR, 'last_checkpoint')):
         raise FileNotFoundError(
             'detection and segmentation start from the toy classifier, and '
@@ -316,7 +298,7 @@ def run(
     logs, pictures_dir = osp.join(out_dir, 'logs'), osp.join(out_dir, 'pictures')
     os.makedirs(logs, exist_ok=True)
     start = time.perf_counter()
-    ordered = [TASKS[key] for key in TASKS if key in tasks]
+    ordered = [task for key, task in TOY_TASKS.items() if key in tasks]
 
     data_id = reporter.add('writing the datasets', len(ordered))
     for i, task in enumerate(ordered, 1):
@@ -331,7 +313,7 @@ def run(
             state = {'train': 'training', 'val': 'validating', 'done': 'done'}[phase]
             reporter.update(task_id, it, f'{task.name}: {state}', total=total)
 
-        seconds = train(task, repo_root, seed, osp.join(logs, f'train_{task.key}.log'), on_progress)
+        seconds = train(task, seed, osp.join(logs, f'train_{task.key}.log'), on_progress)
         work_dir = work_dir_of(task)
         done[task.key] = dict(
             config=f'configs/toy/{task.config}',
@@ -346,15 +328,14 @@ def run(
     with open(osp.join(logs, 'draw.log'), 'w') as log:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             for i, task in enumerate(ordered, 1):
-                config = osp.join(repo_root, 'configs', 'toy', task.config)
                 done[task.key]['picture'] = draw_predictions(
-                    task, config, done[task.key]['checkpoint'], pictures_dir
+                    task, task.config_path, done[task.key]['checkpoint'], pictures_dir
                 )
                 reporter.update(draw_id, i)
-    extras = extra_pictures(done, repo_root, pictures_dir, logs)
+    extras = extra_pictures(done, pictures_dir, logs)
     reporter.update(draw_id, len(ordered) + 1)
     summary = dict(
-        tasks={TASKS[key].name: info for key, info in done.items()},
+        tasks={TOY_TASKS[key].name: info for key, info in done.items()},
         extra_pictures=extras,
         seed=seed,
         total_wall_time_s=round(time.perf_counter() - start, 1),
@@ -373,4 +354,4 @@ class _SilentReporter:
         pass
 
 
-__all__ = ['TASKS', 'ToyTask', 'draw_predictions', 'run', 'train']
+__all__ = ['TOY_TASKS', 'ToyTask', 'draw_predictions', 'run', 'train']

@@ -61,3 +61,28 @@ def test_one_task_vocabulary():
     assert [t.name for t in TASKS.values()] == ['classification', 'detection', 'segmentation']
     with pytest.raises(ValueError, match=r"default_scope is 'mmocr'; the models here are built"):
         task_of(Config(dict(default_scope='mmocr')))
+
+
+def test_the_main_job_trains_through_run_logged(tmp_path, monkeypatch):
+    """main_job.train: the package's train command, its progress reported as the hook writes it."""
+    from dfvt_mm.toy import main_job
+
+    monkeypatch.chdir(tmp_path)
+    commands = []
+
+    def fake_command(config, work_dir):
+        commands.append((config, work_dir))
+        state = '{"phase": "train", "iter": 3, "max_iters": 9}'
+        progress = osp.join(work_dir, 'progress.json')
+        code = f'import time; open({progress!r}, "w").write({state!r}); time.sleep(1.2)'
+        return [sys.executable, '-c', code]
+
+    monkeypatch.setattr(main_job, 'train_command', fake_command)
+    seen = []
+    seconds = main_job.train(
+        main_job.TOY_TASKS['cls'], 0, str(tmp_path / 'log'), lambda *a: seen.append(a)
+    )
+    assert seconds >= 1.2 and seen == [('train', 3, 9)]
+    ((config, work_dir),) = commands
+    assert work_dir == 'work_dirs/dfvt_t_toy_in1k' and 'seed=0' in open(config).read()
+    assert train_command(config, work_dir)[1:3] == ['-m', 'dfvt_mm.engine.train']
