@@ -12,12 +12,13 @@ MIM_FILES = ('configs', 'tools', 'model-index.yml')
 
 
 def add_mim_extension() -> None:
-    """Put MIM_FILES into dfvt_mm/.mim: symlinks for an editable install (they follow the
-    checkout), copies when a wheel or sdist is built."""
-    if {'develop', 'editable_wheel'} & set(sys.argv):
-        mode = 'symlink'
-    elif {'bdist_wheel', 'sdist', 'build', 'install'} & set(sys.argv):
+    """Put MIM_FILES into dfvt_mm/.mim: symlinks for an editable install or the checkout's own
+    metadata (``egg_info``, what tools/bootstrap.sh runs; they follow the checkout), copies when
+    a wheel or sdist is built (those commands run after egg_info, replacing the links)."""
+    if {'bdist_wheel', 'sdist', 'build', 'install'} & set(sys.argv):
         mode = 'copy'
+    elif {'develop', 'editable_wheel', 'egg_info'} & set(sys.argv):
+        mode = 'symlink'
     else:
         return
     mim = HERE / 'dfvt_mm' / '.mim'

@@ -7,6 +7,9 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['dfvt_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints (dfvt_mm.engine.crash_safe): the upstream CheckpointHook's arguments, with
+# each file fsynced and renamed into place, so a kill during a save loses nothing.
+default_hooks = dict(checkpoint=dict(type='CrashSafeCheckpointHook'))
 
 model = dict(
     type='ImageClassifier',

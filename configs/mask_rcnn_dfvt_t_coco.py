@@ -6,6 +6,9 @@
 # length, the warm-up, the per-GPU batch and mixed precision; the backbone differs.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
 custom_imports = dict(imports=['dfvt_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints (dfvt_mm.engine.crash_safe): the upstream CheckpointHook's arguments, with
+# each file fsynced and renamed into place, so a kill during a save loses nothing.
+default_hooks = dict(checkpoint=dict(type='CrashSafeCheckpointHook'))
 
 # ImageNet weights converted with tools/model_converters/dfvt_official_to_mm.py.
 pretrained = 'checkpoints/dfvt_t_in1k.pth'

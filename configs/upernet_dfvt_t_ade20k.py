@@ -5,6 +5,9 @@
 # x 2); only the backbone differs. Drop path: the ImageNet rate of each size (T 0, S 0.1, B 0.2).
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
 custom_imports = dict(imports=['dfvt_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints (dfvt_mm.engine.crash_safe): the upstream CheckpointHook's arguments, with
+# each file fsynced and renamed into place, so a kill during a save loses nothing.
+default_hooks = dict(checkpoint=dict(type='CrashSafeCheckpointHook'))
 
 # ImageNet weights converted with tools/model_converters/dfvt_official_to_mm.py.
 pretrained = 'checkpoints/dfvt_t_in1k.pth'

@@ -55,3 +55,36 @@ def test_mim_search_lists_the_nine_models_of_an_installed_package(tmp_path):
     assert tiny[tiny.index('parameters') + 1] == '4000000'  # the paper's 4.0 M
     assert tiny[tiny.index('flops') + 1] == '300000000'  # the paper's 0.3 G
     assert tiny[tiny.index('imagenet-1k/top_1_accuracy') + 1] == '73.0'
+
+
+def test_mim_finds_the_package_in_the_readme_environment():
+    """`make setup`'s environment (tools/bootstrap.sh: the checkout on the venv's path, its
+    metadata beside it): mim locates dfvt_mm in the checkout, whose .mim links to the model index,
+    configs and tools. A plain `pip install -e .` fails this (mim looks in site-packages)."""
+    from mim.utils import get_installed_path
+
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    where = "from mim.utils import get_installed_path as g; print(g('dfvt_mm'))"
+    found = subprocess.run(
+        [sys.executable, '-c', where],
+        env=env,
+        cwd='/',
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert os.path.realpath(found) == os.path.realpath(os.path.join(REPO_ROOT, 'dfvt_mm'))
+    assert get_installed_path('dfvt_mm') == found
+    for name in ('model-index.yml', 'configs', 'tools'):
+        assert os.path.exists(os.path.join(found, '.mim', name)), name
+    mim = os.path.join(os.path.dirname(sys.executable), 'mim')
+    out = subprocess.run(
+        [mim, 'search', 'dfvt_mm', '--display-width', '200'],
+        env=env,
+        cwd='/',
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    ids = [line.split(': ')[1] for line in out.splitlines() if line.startswith('config id: ')]
+    assert len(ids) == 9 and 'mask_rcnn_dfvt_b_coco' in ids

@@ -35,7 +35,15 @@ pip install -q --no-deps "openmim==0.3.9"
 # mmdeploy 1.3.1 declares protobuf<=3.20.2, which onnx 1.23 refuses; its export and onnxruntime
 # paths need only what requirements/deploy.txt installs above.
 pip install -q --no-deps "mmdeploy==1.3.1"
-pip install -q --no-deps --no-build-isolation -e .
+# The checkout itself on the venv's path, with its metadata beside it (what `setup.py develop`
+# did): `pip install -e .` (PEP 660) puts the metadata in site-packages, and `mim search/train/test
+# dfvt_mm` look for site-packages/dfvt_mm/.mim, which an editable install does not have (mim
+# 0.3.9 joins the metadata's location with the package name). Here that location is the checkout,
+# whose dfvt_mm/.mim holds links to configs/, tools/ and model-index.yml (setup.py egg_info).
+pip uninstall -q -y dfvt_mm 2>/dev/null || true
+"$VENV/bin/python" setup.py -q egg_info
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$PWD" > "$SITE/dfvt_mm.pth"
 "$VENV/bin/python" -c "import torch, torchvision.ops, mmcv.ops, mmpretrain.models, mmdet.models, mmseg.models, dfvt_mm, mim, onnxruntime, mmdeploy.apis"
 touch "$VENV/.installed"
 echo "[bootstrap] environment ready in $VENV"

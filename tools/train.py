@@ -1,74 +1,12 @@
 """Train a model of any of the three tasks (mmpretrain, mmdet or mmseg config) with mmengine.
 
-The task is the config's ``default_scope``; everything else is mmengine's ``Runner``. Without
-GPUs, distributed runs (``tools/dist_train.sh CONFIG N``) use the gloo backend on CPU.
+A command line over :mod:`dfvt_mm.engine.train` (also ``python -m dfvt_mm.engine.train``).
 
 Example:
     python tools/train.py configs/dfvt_t_in1k.py --work-dir work_dirs/dfvt_t_in1k
 """
 
-import argparse
-import os
-
-from mmengine.config import DictAction
-
-from dfvt_mm.engine.runner import build_runner, load_config
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Train a DFvT model (classification, detection '
-        'or segmentation, chosen by the config)'
-    )
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
-    parser.add_argument(
-        '--auto-scale-lr',
-        action='store_true',
-        help='scale the learning rate by the actual total batch size',
-    )
-    parser.add_argument(
-        '--resume',
-        nargs='?',
-        type=str,
-        const='auto',
-        help='resume from this checkpoint, or from the latest one in the work dir '
-        'when no path is given',
-    )
-    parser.add_argument('--no-validate', action='store_true', help='skip validation in training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_cfg.max_epochs=1',
-    )
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def main() -> None:
-    args = parse_args()
-    cfg, _ = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.auto_scale_lr:
-        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise RuntimeError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
-        cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    if args.no_validate:
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-
-    build_runner(cfg).train()
-
+from dfvt_mm.engine.train import main
 
 if __name__ == '__main__':
     main()

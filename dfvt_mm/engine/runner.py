@@ -1,18 +1,24 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: loading a config of any of the three tasks
-and making it run here (distributed runs included, with or without GPUs)."""
+and making it run here (distributed runs included, with or without GPUs), crash-safe checkpoints
+and one-line errors for bad checkpoints and bad samples."""
 
 from __future__ import annotations
 
+import contextlib
 import os.path as osp
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.hooks import CheckpointHook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-TASKS = ('mmpretrain', 'mmdet', 'mmseg')
+from ..utils.checkpoint import CheckpointError
+from ..utils.tasks import SCOPES as TASKS
+from .bad_samples import BadSampleError, BadSampleHook
 
 
 def prepare_config(cfg: Config, tasks: Sequence[str]) -> str:
@@ -52,11 +58,39 @@ def prepare_config(cfg: Config, tasks: Sequence[str]) -> str:
     return scope
 
 
+def add_safety_hooks(cfg: Config, skip_bad_samples: bool = False) -> None:
+    """Make a config's run crash-safe and its bad samples one line (changed in place).
+
+    A plain ``CheckpointHook`` becomes :class:`~dfvt_mm.engine.crash_safe.CrashSafeCheckpointHook`
+    (same arguments; the configs here name it already), and a
+    :class:`~dfvt_mm.engine.bad_samples.BadSampleHook` is added unless the config has one.
+
+    Args:
+        cfg: The loaded config.
+        skip_bad_samples: Skip bad training samples instead of stopping (see BadSampleHook).
+    """
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') in ('CheckpointHook', CheckpointHook):
+        checkpoint['type'] = 'CrashSafeCheckpointHook'
+    hooks = list(cfg.get('custom_hooks') or [])
+    mine = [h for h in hooks if h.get('type') in ('BadSampleHook', BadSampleHook)]
+    if not mine:
+        hooks.append(dict(type='BadSampleHook'))
+        mine = hooks[-1:]
+    if skip_bad_samples:
+        mine[0]['skip'] = True
+    cfg.custom_hooks = hooks
+
+
 def load_config(
-    path: str, launcher: str = 'none', cfg_options: dict | None = None, work_dir: str | None = None
+    path: str,
+    launcher: str = 'none',
+    cfg_options: dict | None = None,
+    work_dir: str | None = None,
+    skip_bad_samples: bool = False,
 ) -> tuple[Config, str]:
     """Load a config as the tools do: overrides, launcher, work dir (default
-    ``work_dirs/<config name>``) and :func:`prepare_config`.
+    ``work_dirs/<config name>``), :func:`prepare_config` and :func:`add_safety_hooks`.
 
     Returns:
         The config and its task (``default_scope``).
@@ -66,6 +100,7 @@ def load_config(
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     task = prepare_config(cfg, tasks=TASKS)
+    add_safety_hooks(cfg, skip_bad_samples)
     if work_dir:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -76,3 +111,29 @@ def load_config(
 def build_runner(cfg: Config) -> Runner:
     """The config's runner: its ``runner_type`` if it names one, else mmengine's Runner."""
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+
+
+def _original_message(e: BaseException) -> str:
+    """The message of an exception, without the traceback that a data loader worker's
+    re-raise puts in front of it ("Caught X in DataLoader worker process 0. Original ...")."""
+    text = str(e)
+    if 'Original Traceback' not in text:
+        return text
+    marker = f'{type(e).__name__}: '
+    last = [line for line in text.splitlines() if marker in line]
+    return last[-1].split(marker, 1)[1] if last else text.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def exit_on_bad_input() -> Iterator[None]:
+    """Turn a bad checkpoint or a bad sample into a one-line exit (``error: ...``).
+
+    A :class:`~dfvt_mm.utils.checkpoint.CheckpointError` (missing, corrupt or refused
+    checkpoint; no intact checkpoint to resume), a missing checkpoint file and a
+    :class:`~dfvt_mm.engine.bad_samples.BadSampleError` exit with their one line; anything else
+    keeps its traceback.
+    """
+    try:
+        yield
+    except (CheckpointError, BadSampleError, FileNotFoundError) as e:
+        sys.exit(f'error: {_original_message(e)}')
