@@ -1,8 +1,2 @@
-# DFvT classifiers (mmpretrain) to onnxruntime. The graph outputs class scores (softmax), as
-# mmdeploy's classification configs do. Batch is dynamic; height and width are those of the test
-# pipeline's crop (224x224 for the ImageNet configs): DFvT's window padding and shift masks are
-# traced as constants of that size (see the README's deployment limits).
-_base_ = ['./_base_onnxruntime.py']
-
-onnx_config = dict(dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}})
-codebase_config = dict(type='mmpretrain', task='Classification')
+# DFvT classifiers (mmpretrain) to onnxruntime (see _base_classification.py for the graph).
+_base_ = ['./_base_classification.py', './_base_onnxruntime.py']

@@ -1,4 +1,5 @@
-"""Check an exported model in onnxruntime against the PyTorch model it came from.
+"""Check an exported model in its backend (onnxruntime, OpenVINO) against the PyTorch model it came
+from, on one image.
 
 - Classification: the logits that feed the graph's final Softmax and the class scores it outputs,
   against ``model(inputs, mode='tensor')`` and its softmax.
@@ -15,21 +16,33 @@
 
 Where the deploy config has a dynamic batch axis, every check runs at batch 1 and at batch 2
 (the image and its mirror image) through the same file.
+
+The limits hold for f32 inference (onnxruntime; OpenVINO fp32, which forces f32). A model that
+runs in bf16 or int8 is reported against the same references for information (no limits): the
+accuracy check on a validation set (:mod:`.accuracy`) is what accepts it.
 """
 
 from __future__ import annotations
 
 import copy
+import os.path as osp
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from .export import build_pytorch_model, build_task_processor, create_input, load_deploy_configs
+from .export import (
+    backend_of,
+    build_pytorch_model,
+    build_task_processor,
+    create_input,
+    load_deploy_configs,
+    precision_of,
+)
 from .export import task_of as _task_of
-from .mmdeploy_patches import keep_rewritten_descriptors
-from .runtime import OnnxRuntimeModel, last_node_input
+from .mmdeploy_patches import keep_rewritten_descriptors, openvino_wrapper
+from .runtime import OnnxRuntimeModel, OpenVINOModel, last_node_input
 
 LOGITS_TOL = 1e-4
 # Box corners differ by float32 rounding between two implementations of the same decoding: up
@@ -43,7 +56,7 @@ MASK_TOL = 0.01
 
 @dataclass
 class Check:
-    """One comparison of onnxruntime with PyTorch.
+    """One comparison of a deployed model with PyTorch.
 
     Args:
         name: What is compared.
@@ -75,17 +88,21 @@ def check_onnx(
     img: str,
     device: str = 'cpu',
     cfg_options: dict | None = None,
+    backend_file: str | None = None,
 ) -> list[Check]:
-    """Run ``onnx_file`` with onnxruntime and the PyTorch model on ``img``; compare them.
+    """Run the exported model in its backend and the PyTorch model on ``img``; compare them.
 
     Args:
         onnx_file: The exported model (:func:`dfvt_mm.deployment.export_onnx`).
-        deploy_cfg: The deploy config it was exported with (or its path).
+        deploy_cfg: The deploy config it was exported with (or its path); its backend and
+            ``backend_config.precision`` say what runs.
         model_cfg: The model config (or its path).
         checkpoint: The checkpoint it was exported from (None: random weights, as exported).
         img: A test image.
         device: Device of the PyTorch model.
         cfg_options: The model config overrides used for the export.
+        backend_file: OpenVINO: the IR to run (default: ``onnx_file`` with ``.xml``, what
+            :func:`dfvt_mm.deployment.to_openvino` writes); onnxruntime runs ``onnx_file``.
 
     Returns:
         The checks, in the order of the report.
@@ -93,6 +110,10 @@ def check_onnx(
     from mmdeploy.utils import is_dynamic_batch
 
     deploy_cfg, model_cfg = load_deploy_configs(deploy_cfg, model_cfg, cfg_options)
+    if backend_of(deploy_cfg) == 'onnxruntime':
+        backend_file = onnx_file
+    elif backend_file is None:
+        backend_file = osp.splitext(onnx_file)[0] + '.xml'
     processor = build_task_processor(deploy_cfg, model_cfg, device)
     torch_model = build_pytorch_model(processor, checkpoint)
     task = _task_of(deploy_cfg)
@@ -100,8 +121,8 @@ def check_onnx(
     checks: list[Check] = []
     if task == 'instance-seg':
         for n in batch_sizes:
-            checks += _check_instance_seg(onnx_file, processor, deploy_cfg, torch_model, img, n)
-        return checks
+            checks += _check_instance_seg(backend_file, processor, deploy_cfg, torch_model, img, n)
+        return _unlimited(checks) if _reduced(deploy_cfg) else checks
     # The logits are the input of the graph's last Softmax (classification) or ArgMax
     # (segmentation); a segmentation graph without argmax outputs them itself.
     final_op = 'Softmax' if task == 'classification' else 'ArgMax'
@@ -109,29 +130,54 @@ def check_onnx(
     logits = (
         [last_node_input(onnx_file, final_op)] if task == 'classification' or with_argmax else []
     )
-    ort = OnnxRuntimeModel(onnx_file, extra_outputs=logits)
+    runtime = _runtime(deploy_cfg, backend_file, logits)
     _, inputs = create_input(processor, deploy_cfg, img, torch_model)
     for n in batch_sizes:
         batch = inputs if n == 1 else torch.cat([inputs, inputs.flip(-1)])
         if task == 'classification':
-            checks += _check_classification(ort, torch_model, batch)
+            checks += _check_classification(runtime, torch_model, batch)
         else:
-            checks += _check_segmentation(ort, torch_model, batch)
-    return checks
+            checks += _check_segmentation(runtime, torch_model, batch)
+    return _unlimited(checks) if _reduced(deploy_cfg) else checks
+
+
+def _runtime(
+    deploy_cfg: Any, backend_file: str, extra_outputs: list[str]
+) -> OnnxRuntimeModel | OpenVINOModel:
+    if backend_of(deploy_cfg) == 'onnxruntime':
+        return OnnxRuntimeModel(backend_file, extra_outputs=extra_outputs)
+    return OpenVINOModel(
+        backend_file, precision=precision_of(deploy_cfg), extra_outputs=extra_outputs
+    )
+
+
+def _reduced(deploy_cfg: Any) -> bool:
+    """Whether the model runs in less than f32 here (bf16 runs f32 where the CPU has none)."""
+    from .runtime import bf16_unsupported_reason
+
+    precision = precision_of(deploy_cfg)
+    return precision == 'int8' or (precision == 'bf16' and bf16_unsupported_reason() is None)
+
+
+def _unlimited(checks: list[Check]) -> list[Check]:
+    """The checks for information: the f32 limits do not apply to bf16 or int8."""
+    return [
+        Check(c.name, c.value, None, f'{c.detail} (limit {c.limit:g} is for f32)') for c in checks
+    ]
 
 
 def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
-        raise ValueError(f'onnxruntime gave shape {a.shape}, PyTorch {b.shape}')
+        raise ValueError(f'the backend gave shape {a.shape}, PyTorch {b.shape}')
     return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
 
 
 def _close(name: str, a: np.ndarray, b: np.ndarray, tol: float = LOGITS_TOL) -> Check:
-    return Check(name, _max_abs(a, b), tol, 'max |onnxruntime - PyTorch|')
+    return Check(name, _max_abs(a, b), tol, 'max |backend - PyTorch|')
 
 
 def _check_classification(
-    ort: OnnxRuntimeModel, model: torch.nn.Module, batch: torch.Tensor
+    ort: OnnxRuntimeModel | OpenVINOModel, model: torch.nn.Module, batch: torch.Tensor
 ) -> list[Check]:
     n = batch.shape[0]
     with torch.no_grad():
@@ -153,7 +199,7 @@ def _check_classification(
 
 
 def _check_segmentation(
-    ort: OnnxRuntimeModel, model: torch.nn.Module, batch: torch.Tensor
+    ort: OnnxRuntimeModel | OpenVINOModel, model: torch.nn.Module, batch: torch.Tensor
 ) -> list[Check]:
     n = batch.shape[0]
     size = tuple(batch.shape[2:])
@@ -182,8 +228,8 @@ def _check_segmentation(
 
 
 class _EagerRewrittenWrapper(torch.nn.Module):
-    """Stands in for mmdeploy's onnxruntime wrapper in its ``End2EndModel``: the PyTorch model
-    with mmdeploy's rewriters applied, run eagerly on the same data samples."""
+    """Stands in for mmdeploy's backend wrapper in its ``End2EndModel``: the PyTorch model
+    with mmdeploy's rewriters for the backend applied, run eagerly on the same data samples."""
 
     def __init__(
         self, model: torch.nn.Module, deploy_cfg: Any, data_samples: list, output_names: list[str]
@@ -192,7 +238,8 @@ class _EagerRewrittenWrapper(torch.nn.Module):
         from mmdeploy.utils import IR
 
         super().__init__()
-        self.model = patch_model(model, cfg=deploy_cfg, backend='onnxruntime', ir=IR.ONNX)
+        self.backend = backend_of(deploy_cfg)
+        self.model = patch_model(model, cfg=deploy_cfg, backend=self.backend, ir=IR.ONNX)
         self.deploy_cfg = deploy_cfg
         self.data_samples = data_samples
         self.output_names = output_names
@@ -204,7 +251,7 @@ class _EagerRewrittenWrapper(torch.nn.Module):
         opset = self.deploy_cfg.onnx_config.get('opset_version', 11)
         with (
             keep_rewritten_descriptors(),
-            RewriterContext(cfg=self.deploy_cfg, backend='onnxruntime', ir=IR.ONNX, opset=opset),
+            RewriterContext(cfg=self.deploy_cfg, backend=self.backend, ir=IR.ONNX, opset=opset),
             torch.no_grad(),
         ):
             # The rewritten forward writes img_shape into the samples: give it copies.
@@ -251,7 +298,12 @@ def _compare_detections(results: list, references: list) -> dict[str, float]:
 
 
 def _check_instance_seg(
-    onnx_file: str, processor: Any, deploy_cfg: Any, torch_model: torch.nn.Module, img: str, n: int
+    backend_file: str,
+    processor: Any,
+    deploy_cfg: Any,
+    torch_model: torch.nn.Module,
+    img: str,
+    n: int,
 ) -> list[Check]:
     import mmcv
 
@@ -260,9 +312,10 @@ def _check_instance_seg(
     )
     # Raw test-pipeline data: test_step below runs each model's data preprocessor once.
     data, _ = create_input(processor, deploy_cfg, images if n > 1 else img)
-    backend = processor.build_backend_model(
-        [onnx_file], data_preprocessor_updater=processor.update_data_preprocessor
-    )
+    with openvino_wrapper():
+        backend = processor.build_backend_model(
+            [backend_file], data_preprocessor_updater=processor.update_data_preprocessor
+        )
     ort_results = backend.test_step(copy.deepcopy(data))
     processed = backend.data_preprocessor(copy.deepcopy(data), False)
     ort_wrapper = backend.wrapper

@@ -1,15 +1,20 @@
-"""Export a DFvT model of any of the three tasks to ONNX with mmdeploy.
+"""Export a DFvT model of any of the three tasks to ONNX with mmdeploy, and convert it to OpenVINO.
 
 mmdeploy does the work: its task processors build the model and its test-time input from the
 configs, its rewriters turn the post-processing (softmax, argmax, RPN and R-CNN NMS, RoIAlign,
-mask head) into ONNX graph nodes. :mod:`.mmdeploy_patches` closes the three gaps between
-mmdeploy 1.3.1 and torch 2.13.
+mask head) into ONNX graph nodes, with the backend's own rewrites (OpenVINO: RoI extraction as
+its ExperimentalDetectronROIFeatureExtractor). :mod:`.mmdeploy_patches` closes the gaps between
+mmdeploy 1.3.1 and torch 2.13 / OpenVINO 2026. The OpenVINO IR is written by :func:`to_openvino`
+(``openvino.convert_model``), not by mmdeploy's conversion, which runs the removed Model Optimizer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os.path as osp
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import mmengine
 import numpy as np
@@ -20,6 +25,8 @@ from . import mmdeploy_patches
 
 # mmdeploy codebase names of the three tasks -> the task names this package reports.
 TASKS = {'mmpretrain': 'classification', 'mmseg': 'segmentation', 'mmdet': 'instance-seg'}
+# The backends of configs/deploy/ -> the precisions each runs (backend_config.precision).
+PRECISIONS = {'onnxruntime': ('fp32',), 'openvino': ('fp32', 'bf16', 'int8')}
 
 
 def load_deploy_configs(
@@ -28,7 +35,8 @@ def load_deploy_configs(
     """Load a deploy config and a model config, applying ``cfg_options`` to the model config.
 
     Raises:
-        ValueError: the deploy config is not an onnxruntime config of one of the three tasks.
+        ValueError: the deploy config is not an onnxruntime or OpenVINO config of one of the
+            three tasks, or asks its backend for a precision it does not run.
     """
     from mmdeploy.utils import load_config
 
@@ -42,12 +50,28 @@ def load_deploy_configs(
             f'here are for {sorted(TASKS)} (see configs/deploy/)'
         )
     backend = deploy_cfg.get('backend_config', {}).get('type')
-    if backend != 'onnxruntime':
+    if backend not in PRECISIONS:
         raise ValueError(
-            f'{deploy_cfg.filename}: backend_config.type is {backend!r}; only onnxruntime is '
-            f'supported (see configs/deploy/)'
+            f'{deploy_cfg.filename}: backend_config.type is {backend!r}; the deploy configs '
+            f'here are for {sorted(PRECISIONS)} (see configs/deploy/)'
+        )
+    precision = precision_of(deploy_cfg)
+    if precision not in PRECISIONS[backend]:
+        raise ValueError(
+            f'{deploy_cfg.filename}: precision {precision!r}; {backend} runs '
+            f'{", ".join(PRECISIONS[backend])} here'
         )
     return deploy_cfg, model_cfg
+
+
+def backend_of(deploy_cfg: Config) -> str:
+    """``'onnxruntime'`` or ``'openvino'``."""
+    return deploy_cfg.backend_config.type
+
+
+def precision_of(deploy_cfg: Config) -> str:
+    """``backend_config.precision``: ``'fp32'`` (the default), ``'bf16'`` or ``'int8'``."""
+    return deploy_cfg.backend_config.get('precision', 'fp32')
 
 
 def task_of(deploy_cfg: Config) -> str:
@@ -133,6 +157,7 @@ def export_onnx(
     work_dir: str,
     device: str = 'cpu',
     cfg_options: dict | None = None,
+    fold_bn: bool = True,
 ) -> str:
     """Export the model to ONNX with mmdeploy's ``torch2onnx``.
 
@@ -144,6 +169,9 @@ def export_onnx(
         work_dir: Where to write the ONNX file (``onnx_config.save_file``).
         device: Device to trace on.
         cfg_options: Overrides of the model config (e.g. ``{'model.backbone.init_cfg': None}``).
+        fold_bn: Let mmdeploy call the backbone's ``switch_to_deploy`` (DFvT folds its
+            BatchNorms into the convs), as it always does. False keeps them, to measure what
+            the folding does to int8 quantization.
 
     Returns:
         The path of the ONNX file.
@@ -157,12 +185,52 @@ def export_onnx(
         raise FileNotFoundError(f'image {img} does not exist; pass an image file the model reads')
     mmengine.mkdir_or_exist(work_dir)
     save_file = deploy_cfg.onnx_config.save_file
-    with mmdeploy_patches.torchscript_onnx_export():
+    unfolded = contextlib.nullcontext() if fold_bn else _without_switch_to_deploy(model_cfg)
+    with mmdeploy_patches.torchscript_onnx_export(), unfolded:
         torch2onnx(img, work_dir, save_file, deploy_cfg, model_cfg, checkpoint, device=device)
     path = osp.join(work_dir, save_file)
     if not osp.isfile(path):
         raise RuntimeError(f'mmdeploy reported no error but wrote no {path}')
     return path
+
+
+@contextlib.contextmanager
+def _without_switch_to_deploy(model_cfg: Config) -> Iterator[None]:
+    """The config's backbone class without ``switch_to_deploy`` in the block (mmdeploy calls it
+    on every model it exports that has one)."""
+    from mmengine.registry import MODELS, DefaultScope
+
+    with DefaultScope.overwrite_default_scope(model_cfg.default_scope):
+        cls = MODELS.get(model_cfg.model.backbone.type)
+    if cls is None or not hasattr(cls, 'switch_to_deploy'):
+        yield
+        return
+    with mock.patch.object(cls, 'switch_to_deploy', lambda self: None):
+        yield
+
+
+def to_openvino(onnx_file: str, xml_file: str | None = None) -> str:
+    """Convert an exported ONNX file to OpenVINO IR (``.xml`` and ``.bin``) with
+    ``openvino.convert_model``.
+
+    mmdeploy's own conversion (``OpenVINOManager.to_backend``) runs the Model Optimizer command
+    ``mo``, which OpenVINO removed in 2025.0; ``convert_model`` is its replacement and reads the
+    same graph, mmdeploy's OpenVINO-specific nodes included. The IR keeps the ONNX graph's
+    shapes (batch dynamic) and its tensor names. Weights stay f32 (``save_model`` would compress
+    them to f16 by default, which the 1e-4 check against PyTorch would see).
+
+    Args:
+        onnx_file: The mmdeploy export of an OpenVINO deploy config.
+        xml_file: The IR to write; defaults to ``onnx_file`` with ``.xml``.
+
+    Returns:
+        The path of the ``.xml`` file.
+    """
+    import openvino as ov
+
+    xml_file = xml_file or osp.splitext(onnx_file)[0] + '.xml'
+    ov.save_model(ov.convert_model(onnx_file), xml_file, compress_to_fp16=False)
+    return xml_file
 
 
 def export_module_onnx(

@@ -1,6 +1,7 @@
-"""What mmdeploy 1.3.1 (the last release, 2023) needs to export DFvT models with torch 2.13.
+"""What mmdeploy 1.3.1 (the last release, 2023) needs to export DFvT models with torch 2.13 and
+run them in OpenVINO 2026.
 
-Four gaps, each seen here, each closed as narrowly as it can be:
+Five gaps, each seen here, each closed as narrowly as it can be:
 
 1. ``torch.onnx.export`` defaults to ``dynamo=True`` since torch 2.9. mmdeploy's export call passes
    no ``dynamo`` and relies on the TorchScript exporter: its function rewriters patch the model's
@@ -16,7 +17,8 @@ Four gaps, each seen here, each closed as narrowly as it can be:
    pyramid pooling (scales 1, 2, 3, 6) on DFvT's stride-32 map rarely divides it (a 16x16 map
    pooled to 3x3 averages other pixels; a 3x3 map pooled to 6x6 fails with a zero stride). The
    rewriter below computes adaptive pooling's own bins instead; mmdeploy prefers a rewriter
-   registered for the backend over its default one, so it applies to onnxruntime exports only.
+   registered for the backend over its default one, so it applies to onnxruntime and OpenVINO
+   exports only.
 
 4. mmdeploy's function rewriters restore a rewritten method on exit by assigning the plain
    function back to the class, so a ``staticmethod`` or ``classmethod`` it rewrote comes back as
@@ -25,20 +27,30 @@ Four gaps, each seen here, each closed as narrowly as it can be:
    when the benchmark timed Swin-T after exporting DFvT). :func:`keep_rewritten_descriptors`
    (entered by :func:`torchscript_onnx_export` and by the checks) puts them back.
 
-Importing this module registers the rewriter; nothing else changes until
-:func:`torchscript_onnx_export` is entered (``dfvt_mm.deployment.export_onnx`` does).
+5. mmdeploy's OpenVINO backend was written for OpenVINO 2022: its conversion runs the Model
+   Optimizer command (``mo``) and its wrapper uses ``openvino.inference_engine.IECore``, both
+   removed from OpenVINO (2025.0 and 2024.0), and its wrapper takes batch 1 only. Its export
+   rewriters, task processors and backend models (``End2EndModel``) run as they are. The
+   conversion is :func:`dfvt_mm.deployment.to_openvino` (``openvino.convert_model``), and
+   :func:`openvino_wrapper` makes mmdeploy's OpenVINO backend manager build
+   :class:`OpenVINOWrapper` (OpenVINO's current API, any batch) while it is active.
+
+Importing this module registers the rewriter (for onnxruntime and OpenVINO exports); nothing else
+changes until :func:`torchscript_onnx_export` or :func:`openvino_wrapper` is entered
+(``dfvt_mm.deployment.export_onnx``, the checks and the accuracy check do).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 import torch.onnx.symbolic_opset9 as symbolic_opset9
+from mmdeploy.backend.base import BaseWrapper
 from mmdeploy.core import FUNCTION_REWRITER
 from torch import Tensor
 from torch.nn.modules.utils import _pair
@@ -145,6 +157,71 @@ def adaptive_avg_pool2d_static(input: Tensor, output_size: int | tuple) -> Tenso
 @FUNCTION_REWRITER.register_rewriter(
     func_name='torch.nn.functional.adaptive_avg_pool2d', backend='onnxruntime'
 )
+@FUNCTION_REWRITER.register_rewriter(
+    func_name='torch.nn.functional.adaptive_avg_pool2d', backend='openvino'
+)
 def adaptive_avg_pool2d__onnxruntime(input: Tensor, output_size: int | tuple) -> Tensor:
-    """mmdeploy rewriter: exact adaptive average pooling in onnxruntime exports."""
+    """mmdeploy rewriter: exact adaptive average pooling in onnxruntime and OpenVINO exports."""
     return adaptive_avg_pool2d_static(input, output_size)
+
+
+class OpenVINOWrapper(BaseWrapper):
+    """mmdeploy's backend wrapper interface over :class:`~.runtime.OpenVINOModel`: what
+    mmdeploy's ``End2EndModel`` calls (a dict of input tensors in, a dict of output tensors out).
+
+    Args:
+        ir_model_file: The OpenVINO IR (``.xml``).
+        output_names: The graph's outputs, in the order the backend model reads them.
+        precision: ``'fp32'``, ``'bf16'`` or ``'int8'`` (as :class:`~.runtime.OpenVINOModel`).
+        threads: OpenVINO's inference threads.
+    """
+
+    def __init__(
+        self,
+        ir_model_file: str,
+        output_names: Sequence[str] | None = None,
+        precision: str = 'fp32',
+        threads: int = 1,
+    ) -> None:
+        from .runtime import OpenVINOModel
+
+        self.model = OpenVINOModel(
+            ir_model_file, threads=threads, precision=precision, output_names=output_names
+        )
+        super().__init__(self.model.output_names)
+
+    def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        (batch,) = inputs.values()
+        outputs = self.model(batch)
+        return {name: torch.from_numpy(outputs[name]) for name in self.output_names}
+
+
+@contextlib.contextmanager
+def openvino_wrapper(threads: int = 1) -> Iterator[None]:
+    """Make mmdeploy's OpenVINO backend manager build :class:`OpenVINOWrapper` (with the deploy
+    config's ``backend_config.precision``) for the duration of the block, so that its backend
+    models (``task_processor.build_backend_model``) run an IR made by
+    :func:`dfvt_mm.deployment.to_openvino`."""
+    from mmdeploy.backend.openvino import OpenVINOManager
+
+    original = vars(OpenVINOManager)['build_wrapper']
+
+    def build_wrapper(
+        cls,  # noqa: ANN001 (classmethod, mmdeploy's signature)
+        backend_files: Sequence[str],
+        device: str = 'cpu',
+        input_names: Sequence[str] | None = None,
+        output_names: Sequence[str] | None = None,
+        deploy_cfg: Any = None,
+        **kwargs,  # noqa: ANN003
+    ) -> OpenVINOWrapper:
+        if device != 'cpu':
+            raise ValueError(f'the OpenVINO backend here runs on the CPU, not {device}')
+        precision = (deploy_cfg or {}).get('backend_config', {}).get('precision', 'fp32')
+        return OpenVINOWrapper(backend_files[0], output_names, precision, threads)
+
+    OpenVINOManager.build_wrapper = classmethod(build_wrapper)
+    try:
+        yield
+    finally:
+        OpenVINOManager.build_wrapper = original

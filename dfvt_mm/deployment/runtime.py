@@ -1,5 +1,6 @@
-"""Run an exported model with onnxruntime (a CPU session called on a batch, as the benchmark and
-the checks use it)."""
+"""Run an exported model on the CPU, called on a batch as the benchmark and the checks use it: an
+ONNX file in onnxruntime (:class:`OnnxRuntimeModel`) or an OpenVINO IR (:class:`OpenVINOModel`),
+both returning every output by name."""
 
 from __future__ import annotations
 
@@ -67,6 +68,133 @@ class OnnxRuntimeModel:
             batch = batch.detach().cpu().numpy()
         outputs = self.session.run(None, {self.input_name: np.ascontiguousarray(batch)})
         return dict(zip(self.output_names, outputs))
+
+
+#: OpenVINO's inference precision of each deploy precision. int8 runs the quantized IR; what NNCF
+#: leaves unquantized runs in f32, so that an int8 measurement measures int8 alone.
+OPENVINO_INFERENCE_PRECISION = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
+
+
+def openvino_cpu_capabilities() -> list[str]:
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU (``FP32``, ``INT8``, ``BF16``, ...)."""
+    import openvino as ov
+
+    return list(ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+
+
+def bf16_unsupported_reason() -> str | None:
+    """None where OpenVINO runs bf16 on this CPU; else one line saying why not and what runs.
+
+    OpenVINO's CPU plugin has bf16 kernels only for CPUs with AVX512_BF16 or AMX (it lists
+    ``BF16`` in its capabilities); elsewhere a bf16 precision hint is ignored and f32 runs.
+    """
+    import platform
+
+    capabilities = openvino_cpu_capabilities()
+    if 'BF16' in capabilities:
+        return None
+    cpu = _cpu_model_name() or platform.processor() or 'this CPU'
+    return (
+        f'{cpu} has no bf16 in OpenVINO (its CPU capabilities: {", ".join(capabilities)}; bf16 '
+        f'needs AVX512_BF16 or AMX): bf16 runs as f32'
+    )
+
+
+def _cpu_model_name() -> str | None:
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+class OpenVINOModel:
+    """An OpenVINO IR (or ONNX file) compiled for the CPU, called on a batch.
+
+    Args:
+        model_file: The model (``.xml`` IR from :func:`dfvt_mm.deployment.to_openvino`, or an
+            ONNX file, which OpenVINO reads directly).
+        threads: OpenVINO's inference threads; 0 lets OpenVINO choose.
+        precision: ``'fp32'``, ``'bf16'`` or ``'int8'`` (see
+            :data:`OPENVINO_INFERENCE_PRECISION`); the IR of ``'int8'`` is the quantized one.
+            Without a hint OpenVINO picks bf16 on CPUs that have it, so ``'fp32'`` forces f32.
+            ``'bf16'`` where the CPU has no bf16 runs f32 (:func:`bf16_unsupported_reason`).
+        extra_outputs: Names of intermediate tensors to return as well (OpenVINO keeps the ONNX
+            tensor names), as in :class:`OnnxRuntimeModel`.
+        output_names: The names to return the model's outputs by, each one of its output
+            tensor's names (default: any name of each; a tensor may have several).
+
+    Example:
+        >>> model = OpenVINOModel('work_dirs/deploy/end2end.xml', precision='fp32')
+        >>> outputs = model(torch.rand(16, 3, 224, 224))   # {'output': array (16, 1000)}
+        >>> model.inference_precision
+        'f32'
+    """
+
+    def __init__(
+        self,
+        model_file: str,
+        threads: int = 1,
+        precision: str = 'fp32',
+        extra_outputs: Sequence[str] = (),
+        output_names: Sequence[str] | None = None,
+    ) -> None:
+        import openvino as ov
+
+        if precision not in OPENVINO_INFERENCE_PRECISION:
+            raise ValueError(
+                f'precision {precision!r}: use one of {sorted(OPENVINO_INFERENCE_PRECISION)}'
+            )
+        core = ov.Core()
+        model = core.read_model(model_file)
+        tensors = {name for op in model.get_ops() for out in op.outputs() for name in out.names}
+        missing = [name for name in extra_outputs if name not in tensors]
+        if missing:
+            raise KeyError(f'the OpenVINO model has no tensors named {missing}')
+        if output_names is None:
+            output_names = [out.get_any_name() for out in model.outputs]
+        unknown = [
+            (name, sorted(out.names))
+            for name, out in zip(output_names, model.outputs)
+            if name not in out.names
+        ]
+        if unknown or len(output_names) != len(model.outputs):
+            raise KeyError(
+                f'output names {list(output_names)} do not name the model outputs '
+                f'{[sorted(out.names) for out in model.outputs]}'
+            )
+        for name in extra_outputs:
+            model.add_outputs(name)
+        # bf16 where OpenVINO has no bf16 kernels runs f32 (said by bf16_unsupported_reason).
+        self.note = bf16_unsupported_reason() if precision == 'bf16' else None
+        hint = 'f32' if self.note else OPENVINO_INFERENCE_PRECISION[precision]
+        config = {'INFERENCE_PRECISION_HINT': hint, 'NUM_STREAMS': 1, 'PERFORMANCE_HINT': 'LATENCY'}
+        if threads:
+            config['INFERENCE_NUM_THREADS'] = threads
+        self.compiled = core.compile_model(model, 'CPU', config)
+        self.request = self.compiled.create_infer_request()
+        self.precision = precision
+        self.input_name = self.compiled.inputs[0].get_any_name()
+        self.output_names = [*output_names, *extra_outputs]
+
+    @property
+    def inference_precision(self) -> str:
+        """The precision OpenVINO compiled the model for (``'f32'``, ``'bf16'``)."""
+        return self.compiled.get_property('INFERENCE_PRECISION_HINT').to_string()
+
+    def __call__(self, batch: torch.Tensor | np.ndarray) -> dict[str, np.ndarray]:
+        """Run the model on an (N, C, H, W) float batch; returns every output by name."""
+        if isinstance(batch, torch.Tensor):
+            batch = batch.detach().cpu().numpy()
+        results = self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+        # The request reuses its output buffers: copy before the next call.
+        return {
+            name: np.array(results[port])
+            for name, port in zip(self.output_names, self.compiled.outputs)
+        }
 
 
 def with_outputs(onnx_file: str | bytes, names: Sequence[str]) -> bytes:

@@ -1,10 +1,16 @@
-"""Export a DFvT model to ONNX with mmdeploy, then check onnxruntime against PyTorch on an image.
+"""Export a DFvT model with mmdeploy to onnxruntime or OpenVINO, then check it against PyTorch.
 
 Shaped like mmdeploy's ``tools/deploy.py``::
 
-    python tools/deployment/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMG --work-dir DIR
+    python tools/deployment/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMG --work-dir DIR \\
+        [--precision fp32|bf16|int8] [--accuracy]
 
-Prints one table of checks (see ``dfvt_mm.deployment.check``) and exits with status 1 if one fails.
+Exports to ONNX (``end2end.onnx``); an OpenVINO deploy config also converts it to OpenVINO IR
+(``end2end.xml``) and, for int8, quantizes that with NNCF on training images
+(``end2end_int8.xml``). Prints the checks against PyTorch on IMG (see
+``dfvt_mm.deployment.check``); with ``--accuracy``, and always for bf16 and int8, also the
+accuracy check on the model config's validation set (``dfvt_mm.deployment.accuracy``). Writes
+``checks.json`` (and ``accuracy.json``) to the work dir and exits with status 1 if a check fails.
 """
 
 from __future__ import annotations
@@ -20,12 +26,20 @@ from tabulate import tabulate
 
 import dfvt_mm  # noqa: F401 (registers DFvT for the model configs)
 from dfvt_mm.deployment import (
+    backend_of,
+    bf16_unsupported_reason,
+    check_accuracy,
     check_onnx,
     export_onnx,
     load_deploy_configs,
+    precision_of,
+    quantize,
     save_random_checkpoint,
     task_of,
+    to_openvino,
 )
+
+HEADERS = ['check', 'value', 'limit', 'meaning', 'result']
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -38,7 +52,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         'and uses them',
     )
     parser.add_argument('img', help='image traced through the model and used for the checks')
-    parser.add_argument('--work-dir', default='work_dirs/deploy', help='where the ONNX file goes')
+    parser.add_argument('--work-dir', default='work_dirs/deploy', help='where the files go')
     parser.add_argument('--device', default='cpu', help='device to export on (default cpu)')
     parser.add_argument(
         '--cfg-options',
@@ -46,8 +60,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action=DictAction,
         help='model config overrides, e.g. model.backbone.init_cfg=None',
     )
-    parser.add_argument('--skip-check', action='store_true', help='export only')
+    parser.add_argument(
+        '--precision',
+        choices=['fp32', 'bf16', 'int8'],
+        help="OpenVINO's precision (default: the deploy config's backend_config.precision, fp32)",
+    )
+    parser.add_argument(
+        '--accuracy',
+        action='store_true',
+        help='also run the accuracy check on the validation set (always done for bf16, int8)',
+    )
+    parser.add_argument(
+        '--val-images', type=int, help='accuracy check on a seeded sample of this many images'
+    )
+    parser.add_argument(
+        '--calib-images',
+        type=int,
+        help='int8: calibration images from the train split (default calib_config.num_images)',
+    )
+    parser.add_argument('--threads', type=int, default=1, help="the backend's threads")
+    parser.add_argument(
+        '--no-fold-bn',
+        action='store_true',
+        help="export without the backbone's switch_to_deploy (BatchNorm not folded into the "
+        'convs), to measure what folding does to int8',
+    )
+    parser.add_argument('--skip-check', action='store_true', help='export (and quantize) only')
     return parser.parse_args(argv)
+
+
+def print_checks(title: str, checks: list) -> None:
+    print(tabulate([check.as_row() for check in checks], headers=[title, *HEADERS[1:]]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} does not exist')
     deploy_cfg, model_cfg = load_deploy_configs(args.deploy_cfg, args.model_cfg, args.cfg_options)
+    if args.precision:
+        deploy_cfg.backend_config.precision = args.precision
+        deploy_cfg, model_cfg = load_deploy_configs(deploy_cfg, model_cfg)  # validates it
+    backend, precision = backend_of(deploy_cfg), precision_of(deploy_cfg)
+    if precision == 'bf16' and (reason := bf16_unsupported_reason()):
+        print(reason)
     if checkpoint is None:
         # The export and the check each build the model: give both the same random weights.
         checkpoint = save_random_checkpoint(
@@ -64,22 +113,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f'no checkpoint: random weights saved to {checkpoint}')
     onnx_file = export_onnx(
-        deploy_cfg, model_cfg, checkpoint, args.img, args.work_dir, args.device, args.cfg_options
+        deploy_cfg,
+        model_cfg,
+        checkpoint,
+        args.img,
+        args.work_dir,
+        args.device,
+        args.cfg_options,
+        fold_bn=not args.no_fold_bn,
     )
     print(f'exported {task_of(deploy_cfg)} model to {onnx_file}')
+    backend_file = onnx_file
+    if backend == 'openvino':
+        backend_file = to_openvino(onnx_file)
+        print(f'converted to OpenVINO IR {backend_file}')
+        if precision == 'int8':
+            backend_file, files = quantize(
+                backend_file, deploy_cfg, model_cfg, args.calib_images, cfg_options=args.cfg_options
+            )
+            print(f'quantized to int8 on {len(files)} training images: {backend_file}')
     if args.skip_check:
         return 0
     checks = check_onnx(
-        onnx_file, deploy_cfg, model_cfg, checkpoint, args.img, args.device, args.cfg_options
+        onnx_file,
+        deploy_cfg,
+        model_cfg,
+        checkpoint,
+        args.img,
+        args.device,
+        args.cfg_options,
+        backend_file=backend_file,
     )
-    rows = [check.as_row() for check in checks]
-    print(
-        tabulate(
-            rows, headers=['check (onnxruntime vs PyTorch)', 'value', 'limit', 'meaning', 'result']
-        )
-    )
+    print_checks(f'check ({backend} {precision} vs PyTorch)', checks)
     with open(osp.join(args.work_dir, 'checks.json'), 'w') as f:
         json.dump([dict(vars(c), passed=c.passed) for c in checks], f, indent=2)
+    if args.accuracy or precision != 'fp32':
+        report = check_accuracy(
+            backend_file,
+            deploy_cfg,
+            model_cfg,
+            checkpoint,
+            num_images=args.val_images,
+            device=args.device,
+            cfg_options=args.cfg_options,
+            threads=args.threads,
+        )
+        print_checks(f'accuracy ({report.backend} vs PyTorch fp32)', report.checks)
+        with open(osp.join(args.work_dir, 'accuracy.json'), 'w') as f:
+            json.dump(
+                dict(
+                    backend=report.backend,
+                    backend_file=backend_file,
+                    num_images=report.num_images,
+                    metrics=report.metrics,
+                    checks=[dict(vars(c), passed=c.passed) for c in report.checks],
+                ),
+                f,
+                indent=2,
+            )
+        checks = checks + report.checks
     failed = [check.name for check in checks if check.passed is False]
     if failed:
         print(f'FAILED: {", ".join(failed)}')

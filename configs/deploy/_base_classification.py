@@ -1,0 +1,8 @@
+# DFvT classifiers (mmpretrain): the graph outputs class scores (softmax), as mmdeploy's
+# classification configs do. Batch is dynamic; height and width are those of the test pipeline's
+# crop (224x224 for the ImageNet configs): DFvT's window padding and shift masks are traced as
+# constants of that size (see the README's deployment limits).
+_base_ = ['./_base_onnx.py']
+
+onnx_config = dict(dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}})
+codebase_config = dict(type='mmpretrain', task='Classification')
