@@ -11,9 +11,9 @@ def test_mim_train_and_test_run_the_package_tools(tmp_path, mim):
     data = tmp_path / 'data' / 'toy_imagenet'
     write_classification(str(data), train_per_class=4, val_per_class=2)
     options = [
-        'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1',
-        'default_hooks.checkpoint.interval=1',
+        'train_cfg.max_epochs=3',  # the toy cosine decay starts at epoch 2
+        'train_cfg.val_interval=3',
+        'default_hooks.checkpoint.interval=3',
         'train_dataloader.batch_size=10',
     ]
     log = run_tool(
@@ -22,7 +22,7 @@ def test_mim_train_and_test_run_the_package_tools(tmp_path, mim):
         cwd=tmp_path,
     )
     assert 'we find the config file in codebase dfvt_mm' in log  # found by name
-    assert (tmp_path / 'run' / 'epoch_1.pth').is_file()
+    assert (tmp_path / 'run' / 'epoch_3.pth').is_file()
     log = run_tool(
         [
             *mim,
@@ -30,7 +30,7 @@ def test_mim_train_and_test_run_the_package_tools(tmp_path, mim):
             'dfvt_mm',
             'dfvt_t_toy_in1k.py',
             '--checkpoint',
-            str(tmp_path / 'run' / 'epoch_1.pth'),
+            str(tmp_path / 'run' / 'epoch_3.pth'),
             '--work-dir',
             'eval',
         ],
