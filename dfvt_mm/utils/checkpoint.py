@@ -205,6 +205,13 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
         raise CorruptCheckpointError(
             f'{filename} is truncated or corrupt ({first}); download or save it again'
         ) from None
+    except OSError as e:
+        # torch's zip reader on a zip archive cut short at some points: "Invalid argument".
+        if not _looks_like_torch_save(filename):
+            raise
+        raise CorruptCheckpointError(
+            f'{filename} is truncated or corrupt ({e.strerror or e}); download or save it again'
+        ) from None
 
 
 def unwrap_state_dict(checkpoint: Mapping) -> Mapping:

@@ -33,7 +33,7 @@ from dfvt_mm.engine import (
     load_config,
 )
 from dfvt_mm.engine.crash_safe import checkpoint_problem
-from dfvt_mm.utils import CorruptCheckpointError
+from dfvt_mm.utils import CorruptCheckpointError, load_from_local
 from tests.conftest import REPO_ROOT
 from tests.toy_runner import ToyData, ToyModel
 
@@ -262,3 +262,10 @@ def test_the_configs_and_tools_use_the_hooks():
     assert cfg.default_hooks.checkpoint == dict(type='CrashSafeCheckpointHook', interval=5)
     assert cfg.custom_hooks == [dict(type='BadSampleHook', skip=True)]
     assert issubclass(CrashSafeCheckpointHook, CheckpointHook)
+
+
+def test_the_safe_loader_calls_a_truncated_checkpoint_corrupt(three_epochs):
+    """torch's zip reader raises OSError for some cut points; the loader's one line says what."""
+    truncate(three_epochs / 'epoch_3.pth')
+    with pytest.raises(CorruptCheckpointError, match='is truncated or corrupt'):
+        load_from_local(str(three_epochs / 'epoch_3.pth'))
