@@ -22,6 +22,11 @@ Speed modes (:data:`MODES`), for the classifiers:
 - ``onnxruntime``: the classifier exported by :func:`dfvt_mm.deployment.export_onnx` (mmdeploy;
   the model's own weights, the graph ends in a softmax) in a CPU session
   (:class:`dfvt_mm.deployment.OnnxRuntimeModel`) with as many threads as torch; n/a on a GPU;
+- ``openvino``, ``openvino-bf16``, ``openvino-int8``: the classifier exported with the OpenVINO
+  deploy config, converted to IR and run by OpenVINO's CPU plugin with f32 forced, in bf16 (n/a
+  on a CPU without bf16 kernels) or quantized to int8 by NNCF (:mod:`.runtimes`); int8 is
+  calibrated on random batches, so with random weights it is a speed figure and its output
+  difference says little: its accuracy is that of the precision table (:mod:`.precision`);
 - ``amp``: autocast, bfloat16 on a CPU that computes it natively (``lscpu`` flags; elsewhere n/a:
   emulated bf16 is no speed figure) and float16 on a GPU.
 
@@ -51,10 +56,18 @@ from ..utils.metafile import ModelRecord, load_models, matches, peers_path
 from ..utils.paths import resolve
 from ..utils.tasks import TASKS
 from .memory import peak_memory
+from .runtimes import RUNTIMES, load_runtime, runtime_file, runtime_not_available
 from .speed import time_calls
 
-MODES = ('eager', 'deploy', 'compile', 'onnxruntime', 'amp')
-DEPLOY_CFG = 'configs/deploy/classification_onnxruntime_dynamic-batch.py'
+MODES = ('eager', 'deploy', 'compile', *RUNTIMES, 'amp')
+#: The deploy config of each backend's classifier export.
+DEPLOY_CFGS = {
+    'onnxruntime': 'configs/deploy/classification_onnxruntime_dynamic-batch.py',
+    'openvino': 'configs/deploy/classification_openvino_dynamic-batch.py',
+}
+DEPLOY_CFG = DEPLOY_CFGS['onnxruntime']
+#: int8 calibration batches of the timed classifiers (random images: a speed figure).
+CALIBRATION_BATCHES = 8
 #: The export takes the image as it is (no resize or crop): its size is the graph's.
 EXPORT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
@@ -145,13 +158,17 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
 
 
 def export_classifier(
-    record: ModelRecord, model: torch.nn.Module, shape: tuple[int, int], work_dir: str
+    record: ModelRecord,
+    model: torch.nn.Module,
+    shape: tuple[int, int],
+    work_dir: str,
+    backend: str = 'onnxruntime',
 ) -> str:
     """Export a classifier with ``model``'s weights to ONNX (mmdeploy, dynamic batch, ``shape``
-    fixed) under ``work_dir``; returns the file."""
-    from ..deployment import export_onnx  # the deploy extras, needed by this mode only
+    fixed) with ``backend``'s deploy config under ``work_dir``; returns the file."""
+    from ..deployment import export_onnx  # the deploy extras, needed by these modes only
 
-    folder = osp.join(work_dir, f'{record.name}_{shape[0]}x{shape[1]}')
+    folder = osp.join(work_dir, f'{record.name}_{shape[0]}x{shape[1]}_{backend}')
     os.makedirs(folder, exist_ok=True)
     weights = osp.join(folder, 'weights.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, weights)
@@ -161,7 +178,12 @@ def export_classifier(
         'test_dataloader.dataset.pipeline': EXPORT_PIPELINE,
     }
     return export_onnx(
-        resolve(DEPLOY_CFG), record.config_path, weights, image, folder, cfg_options=options
+        resolve(DEPLOY_CFGS[backend]),
+        record.config_path,
+        weights,
+        image,
+        folder,
+        cfg_options=options,
     )
 
 
@@ -185,7 +207,8 @@ class ModelUnderTest:
         tensors = [*self.model.parameters(), *self.model.buffers()]
         self.weight_bytes = sum(t.numel() * t.element_size() for t in tensors)
         self._variants: dict[str, Any] = {}
-        self._onnx_files: dict[tuple[int, int], str] = {}
+        self._onnx_files: dict[tuple[str, tuple[int, int]], str] = {}
+        self._runtime_files: dict[tuple[str, tuple[int, int]], str] = {}
 
     def modes(self) -> list[str]:
         """The modes this model runs; always eager first, the reference of the others."""
@@ -195,8 +218,8 @@ class ModelUnderTest:
         return list(dict.fromkeys(['eager', *chosen]))
 
     def _variant(self, mode: str, shape: tuple[int, int]) -> Any:
-        """The deployed copy, the compiled model or the onnxruntime session, made once."""
-        key = mode if mode != 'onnxruntime' else f'{mode}{shape}'
+        """The deployed copy, the compiled model or the runtime's model, made once."""
+        key = mode if mode not in RUNTIMES else f'{mode}{shape}'
         if key not in self._variants:
             if mode == 'deploy':
                 model = copy.deepcopy(self.model)
@@ -207,12 +230,26 @@ class ModelUnderTest:
                     self.model, backend=self.settings.compile_backend, dynamic=False
                 )
             else:
-                from ..deployment import OnnxRuntimeModel  # the deploy extras
-
-                path = export_classifier(self.record, self.model, shape, self.settings.work_dir)
-                self._onnx_files[shape] = path
-                self._variants[key] = OnnxRuntimeModel(path, threads=torch.get_num_threads())
+                path = runtime_file(mode, self._onnx_file(mode, shape), self._calibration(shape))
+                self._runtime_files[(mode, shape)] = path
+                self._variants[key] = load_runtime(mode, path, torch.get_num_threads())
         return self._variants[key]
+
+    def _onnx_file(self, mode: str, shape: tuple[int, int]) -> str:
+        """The classifier's export for the backend of ``mode`` at ``shape``, made once."""
+        backend = RUNTIMES[mode][0]
+        if (backend, shape) not in self._onnx_files:
+            self._onnx_files[(backend, shape)] = export_classifier(
+                self.record, self.model, shape, self.settings.work_dir, backend
+            )
+        return self._onnx_files[(backend, shape)]
+
+    def _calibration(self, shape: tuple[int, int]) -> list[np.ndarray]:
+        rng = np.random.default_rng(0)
+        return [
+            rng.standard_normal((1, 3, *shape), dtype=np.float32)
+            for _ in range(CALIBRATION_BATCHES)
+        ]
 
     def calls(
         self, batch: int, shape: tuple[int, int]
@@ -234,14 +271,16 @@ class ModelUnderTest:
     def _not_available(self, mode: str) -> str | None:
         if mode == 'deploy' and not hasattr(self.model.backbone, 'switch_to_deploy'):
             return 'the backbone has no switch_to_deploy'
-        if mode == 'onnxruntime' and self.device.type != 'cpu':
-            return 'onnxruntime runs on the CPU here'
+        if mode in RUNTIMES:
+            if self.device.type != 'cpu':
+                return f'{RUNTIMES[mode][0]} runs on the CPU here'
+            return runtime_not_available(mode)
         if mode == 'amp' and amp_dtype(self.device) is None:
             return 'this CPU has no native bfloat16 (lscpu: no avx512_bf16 / amx_bf16)'
         return None
 
     def _call(self, mode: str, inputs: torch.Tensor, samples: Any, shape: tuple[int, int]):
-        if mode == 'onnxruntime':
+        if mode in RUNTIMES:
             session, array = self._variant(mode, shape), inputs.cpu().numpy()
             return lambda: session(array)
         model = self._variant(mode, shape) if mode in ('deploy', 'compile') else self.model
@@ -261,18 +300,19 @@ class ModelUnderTest:
         self, calls: dict[str, Callable[[], Any]], inputs: torch.Tensor
     ) -> dict[str, float]:
         """Each classifier mode's largest logit difference to ``eager``, on the timed batch.
-        onnxruntime's logits are the input of the graph's final Softmax, read from the graph
+        A runtime's logits are the input of the graph's final Softmax, read from the graph
         (:func:`dfvt_mm.deployment.runtime.last_node_input`)."""
+        from ..deployment.runtime import last_node_input
+
         reference = calls['eager']().float()
         diffs = {}
+        shape = tuple(inputs.shape[2:])
         for mode, call in calls.items():
-            if mode == 'onnxruntime':
-                from ..deployment.runtime import OnnxRuntimeModel, last_node_input
-
-                path = self._onnx_files[tuple(inputs.shape[2:])]
-                logits = last_node_input(path, 'Softmax')
-                session = OnnxRuntimeModel(path, threads=1, extra_outputs=[logits])
-                out = torch.from_numpy(session(inputs)[logits])
+            if mode in RUNTIMES:
+                logits = last_node_input(self._onnx_file(mode, shape), 'Softmax')
+                path = self._runtime_files[(mode, shape)]
+                session = load_runtime(mode, path, threads=1, extra_outputs=[logits])
+                out = torch.from_numpy(session(inputs.numpy())[logits])
             else:
                 out = call()
             diffs[mode] = (out.float().cpu() - reference.cpu()).abs().max().item()

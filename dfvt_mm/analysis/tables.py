@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from .benchmark import MODES, mode_ratios
+from .runtimes import LABELS
 
 TASK_TITLES = {
     'cls': 'ImageNet classification',
@@ -21,7 +22,7 @@ def mode_title(mode: str, device: str) -> str:
     """A mode's column title (``amp`` is bf16 on the CPU, fp16 on a GPU)."""
     if mode == 'amp':
         return 'fp16 autocast' if device == 'cuda' else 'bf16 autocast'
-    return {'eager': 'eager fp32', 'deploy': 'deploy (BN folded)'}.get(mode, mode)
+    return {'eager': 'eager fp32', 'deploy': 'deploy (BN folded)', **LABELS}.get(mode, mode)
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -60,6 +61,29 @@ def speed_table(results: Sequence[dict], task: str, batch: int, device: str, tab
     )
 
 
+def difference_table(
+    results: Sequence[dict], task: str, batch: int, device: str, tablefmt: str
+) -> str:
+    """One row per model whose modes have output differences: each mode's largest logit
+    difference to eager fp32 on the timed batch."""
+    rows = [r for r in results if r['task'] == task and r['batch'] == batch and 'max_diff' in r]
+    modes = [m for m in MODES if m != 'eager' and any(r['mode'] == m for r in rows)]
+    by_key = {(r['model'], r['mode']): r for r in rows}
+    table = [
+        [
+            next(r['label'] for r in rows if r['model'] == model),
+            *(
+                f'{by_key[(model, m)]["max_diff"]:.1e}' if (model, m) in by_key else '-'
+                for m in modes
+            ),
+        ]
+        for model in dict.fromkeys(r['model'] for r in rows)
+        if any((model, m) in by_key for m in modes)
+    ]
+    headers = ['model'] + [mode_title(m, device) for m in modes]
+    return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+
+
 def ratio_table(ratios: Sequence[dict], task: str, batch: int, tablefmt: str) -> str:
     """DFvT / peer, eager: measured images/s and memory ratios beside the paper's; a ``*`` marks
     ratios that use a number the paper's text needed reading for."""
@@ -92,6 +116,15 @@ def report(
             title = f'{TASK_TITLES[task]}, batch {batch}, {shape}'
             blocks.append(f'{title}, images/s (ratio to eager fp32):')
             blocks.append(speed_table(results, task, batch, device, tablefmt))
+            if any(
+                r['task'] == task
+                and r['batch'] == batch
+                and r['mode'] != 'eager'
+                and 'max_diff' in r
+                for r in results
+            ):
+                blocks.append(f'{title}, largest logit difference to eager fp32 (same batch):')
+                blocks.append(difference_table(results, task, batch, device, tablefmt))
             if any(r['task'] == task and r['batch'] == batch for r in ratios):
                 blocks.append(
                     f"{title}, DFvT / peer in eager fp32, measured and the paper's (2080 Ti, "
@@ -132,9 +165,75 @@ def readme_block(text: str, name: str) -> str:
     return text.split(begin, 1)[1].split(end, 1)[0].strip('\n')
 
 
+def readme_blocks(text: str) -> list[str]:
+    """The names of the generated blocks in ``text``."""
+    import re
+
+    return re.findall(r'<!-- ([\w-]+): begin -->', text)
+
+
 def replace_readme_block(text: str, name: str, content: str) -> str:
     """``text`` with the ``name`` block's content replaced (see :func:`readme_block`)."""
     readme_block(text, name)  # the markers are there
     begin, end = _markers(name)
     head, rest = text.split(begin, 1)
     return f'{head}{begin}\n{content.strip()}\n{end}{rest.split(end, 1)[1]}'
+
+
+def precision_table(
+    results: Sequence[dict], accuracy: Sequence[dict], device: str, tablefmt: str
+) -> str:
+    """One row per precision (eager fp32 and each runtime mode): DFvT's classifiers' images/s
+    ratio to eager fp32 at each batch, and the toy models' metrics in that precision (PyTorch
+    fp32 -> the runtime) with whether all of the accuracy limits hold."""
+    from .precision import METRICS
+
+    ours = [r for r in results if r['task'] == 'cls' and r['ours']]
+    ratios = mode_ratios(results)
+    models = list(dict.fromkeys((r['model'], r['label']) for r in ours))
+    batches = list(dict.fromkeys(r['batch'] for r in ours))
+    tasks = [t for t in METRICS if any(a['task'] == t for a in accuracy)]
+    modes = [
+        m
+        for m in MODES
+        if any(r['mode'] == m for r in ours) or any(a['mode'] == m for a in accuracy)
+    ]
+    modes = [m for m in modes if m == 'eager' or m in LABELS]
+    acc = {(a['task'], a['mode']): a for a in accuracy}
+    table = []
+    for mode in modes:
+        cells = [mode_title(mode, device)]
+        for batch in batches:
+            values = []
+            for model, _ in models:
+                ratio = 1.0 if mode == 'eager' else ratios.get(('cls', model, batch, mode))
+                values.append(fmt(ratio))
+            cells.append(' / '.join(values))
+        holds = []
+        for task in tasks:
+            a = acc.get((task, mode))
+            for key in METRICS[task]:
+                if mode == 'eager':
+                    # PyTorch fp32 on the same images, as every runtime's check measured it.
+                    measured = [x for x in accuracy if x['task'] == task and 'pytorch' in x]
+                    ref = measured[0]['pytorch'][key] if measured else None
+                    cells.append(fmt(ref, 3 if ref is not None and ref < 1 else 1))
+                elif a is None:
+                    cells.append('-')
+                elif 'n_a' in a:
+                    cells.append('n/a')
+                else:
+                    digits = 3 if a['pytorch'][key] < 1 else 1
+                    cells.append(f'{a["backend"][key]:.{digits}f}')
+            if a is not None and 'passed' in a:
+                holds.append(a['passed'])
+        cells.append('-' if mode == 'eager' or not holds else ('yes' if all(holds) else 'no'))
+        table.append(cells)
+    labels = ' / '.join(label for _, label in models)
+    headers = [
+        'precision',
+        *(f'{labels}, batch {b} (x eager)' for b in batches),
+        *(f'toy {title}' for t in tasks for title in METRICS[t].values()),
+        'accuracy holds',
+    ]
+    return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)

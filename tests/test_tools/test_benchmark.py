@@ -17,6 +17,7 @@ from dfvt_mm.analysis import benchmark as bench
 from dfvt_mm.analysis.memory import cpu_peak_memory
 from dfvt_mm.analysis.speed import time_calls
 from dfvt_mm.analysis.tables import readme_block, report, speed_table
+from dfvt_mm.deployment import bf16_unsupported_reason
 from dfvt_mm.utils.metafile import ModelRecord, load_models, peers_path
 from tests.conftest import REPO_ROOT, load_tool
 
@@ -48,17 +49,26 @@ def test_every_mode_on_a_tiny_model(tiny):
     calls, n_a, inputs = model.calls(2, SHAPE)
     assert inputs.shape == (2, 3, 64, 64)
     has_bf16 = bench.amp_dtype(torch.device('cpu')) is not None
-    assert set(calls) == set(bench.MODES) - ({'amp'} if not has_bf16 else set())
-    assert set(n_a) == ({'amp'} if not has_bf16 else set())
-    # Each mode computes the eager logits: folded BatchNorms and onnxruntime to float32
-    # rounding, dynamo exactly, bf16 to its 8-bit mantissa.
+    # OpenVINO's bf16 needs its own kernels (AVX512_BF16 or AMX), not just the lscpu flag.
+    openvino_bf16 = bf16_unsupported_reason() is None
+    expected_n_a = {'amp'} - ({'amp'} if has_bf16 else set())
+    expected_n_a |= set() if openvino_bf16 else {'openvino-bf16'}
+    assert set(calls) == set(bench.MODES) - expected_n_a
+    assert set(n_a) == expected_n_a
+    # Each mode computes the eager logits: folded BatchNorms, onnxruntime and OpenVINO f32 to
+    # float32 rounding, dynamo exactly, bf16 to its 8-bit mantissa; int8 approximates them.
     diffs = model.max_differences(calls, inputs)
     assert diffs['eager'] == 0.0
     assert diffs['deploy'] < 1e-4 and diffs['compile'] < 1e-5 and diffs['onnxruntime'] < 1e-4
+    assert diffs['openvino'] < 1e-4
     logits = calls['eager']()
     assert logits.shape == (2, 10) and logits.std() > 1e-3  # not a constant output
-    if has_bf16:
-        assert 0 < diffs['amp'] < 0.1 * logits.abs().max().item() + 0.05
+    bound = 0.1 * logits.abs().max().item() + 0.05
+    for mode, available in (('amp', has_bf16), ('openvino-bf16', openvino_bf16)):
+        if available:
+            assert 0 < diffs[mode] < bound
+    # Random weights and calibration: int8 is not the fp32 output, but of its size.
+    assert 1e-4 < diffs['openvino-int8'] < logits.abs().max().item() + 1
     times = time_calls(calls, warmup=1, iters=3, min_time=0)
     assert all(len(t) >= 3 and min(t) > 0 for t in times.values())
 

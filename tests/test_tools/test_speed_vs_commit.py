@@ -31,24 +31,32 @@ def test_compare_with_itself(repo_root):
         assert row['seconds_previous'] > 0 and row['ratio_eager'] > 0
 
 
-def test_compare_with_itself_in_onnxruntime(repo_root):
-    """The onnxruntime variant: the deploy model exported as the classification deploy config
-    exports, its output against the older model's, its ratio."""
+def test_compare_with_itself_in_the_runtimes(repo_root):
+    """The runtime variants: the deploy model exported as each backend's classification deploy
+    config exports, its output against the older model's, its ratio. fp32 runtimes compute
+    what PyTorch computes; int8 only approximates it, on random weights and calibration."""
     pytest.importorskip('onnxruntime', reason='deploy extras not installed')
+    pytest.importorskip('openvino', reason='deploy extras not installed')
+    pytest.importorskip('nncf', reason='deploy extras not installed')
     pytest.importorskip('mmdeploy', reason='mmdeploy not installed')
+    runtimes = ('onnxruntime', 'openvino', 'openvino-int8')
     rows = tool.compare_with_previous(
         repo_root,
         archs=['tiny'],
-        batch_sizes=[2, 1],  # one export: its batch is dynamic
+        batch_sizes=[2, 1],  # one export per backend: its batch is dynamic
         train_batch_size=0,
         rounds=1,
         image_size=64,
-        onnxruntime=True,
+        runtimes=runtimes,
     )
     assert [row['batch'] for row in rows] == [2, 1]
     for row in rows:
         assert 0 < row['max_diff_onnxruntime'] <= 1e-4
-        assert row['seconds_onnxruntime'] > 0 and row['ratio_onnxruntime'] > 0
+        assert 0 < row['max_diff_openvino'] <= 1e-4
+        # Quantized: not the fp32 output, but its size (the outputs are O(1)), not garbage.
+        assert 1e-4 < row['max_diff_openvino-int8'] < 1.0
+        for mode in runtimes:
+            assert row[f'seconds_{mode}'] > 0 and row[f'ratio_{mode}'] > 0
 
 
 def test_cli_rejects_a_folder_without_dfvt(tmp_path, monkeypatch):

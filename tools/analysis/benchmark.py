@@ -2,15 +2,19 @@
 
 A command line over :mod:`dfvt_mm.analysis.benchmark` (what is timed and how), whose models and
 paper numbers come from ``configs/metafiles``. Classifiers: eager fp32, deploy (BN folded),
-``torch.compile``, onnxruntime and bf16 autocast (on a CPU with native bf16; fp16 on a GPU),
-DFvT-T/S/B at batch 1 and 16 next to the peers; Mask R-CNN and UperNet: eager fp32 (and fp16 on
-a GPU). Ratios DFvT / peer stand beside the paper's.
+``torch.compile``, onnxruntime, OpenVINO fp32/bf16/int8 and bf16 autocast (on a CPU with native
+bf16; fp16 on a GPU), DFvT-T/S/B at batch 1 and 16 next to the peers; Mask R-CNN and UperNet:
+eager fp32 (and fp16 on a GPU). Ratios DFvT / peer stand beside the paper's. Where the main
+job's toy checkpoints are in ``work_dirs/`` (``make demo``), each runtime and precision is also
+measured on the toy validation sets against PyTorch fp32 (:mod:`dfvt_mm.analysis.precision`),
+and the precision table puts that accuracy beside the speed.
 
 Examples:
     python tools/analysis/benchmark.py                       # everything (an idle machine)
     python tools/analysis/benchmark.py --tasks cls --models dfvt_t resnet50 --modes eager deploy
     python tools/analysis/benchmark.py --quick --models dfvt_t resnet18   # seconds, for tests
-    python tools/analysis/benchmark.py --readme README.md    # the README's tables from this run
+    python tools/analysis/benchmark.py --readme docs/results/benchmark.md README.md
+                                            # the generated blocks of these files from this run
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from dfvt_mm.analysis.benchmark import (
     select_models,
 )
 from dfvt_mm.analysis.plots import plot_speed_accuracy
-from dfvt_mm.analysis.tables import replace_readme_block, report
+from dfvt_mm.analysis.precision import precision_accuracy
+from dfvt_mm.analysis.runtimes import RUNTIMES
+from dfvt_mm.analysis.tables import precision_table, readme_blocks, replace_readme_block, report
 from dfvt_mm.utils.machine import describe_device, machine
 from dfvt_mm.utils.metafile import load_models, peers_path
 from dfvt_mm.utils.tasks import TASKS
@@ -98,7 +104,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='benchmark.json, speed_accuracy.png and the ONNX exports',
     )
     parser.add_argument('--markdown', help='write the tables as markdown to this file')
-    parser.add_argument('--readme', help="replace the README's benchmark block with this run's")
+    parser.add_argument(
+        '--readme',
+        nargs='+',
+        metavar='FILE',
+        help="replace the generated blocks (benchmark, precision) these files have with this run's",
+    )
+    parser.add_argument(
+        '--no-accuracy',
+        action='store_true',
+        help="skip the runtimes' accuracy on the toy validation sets",
+    )
+    parser.add_argument(
+        '--val-images', type=int, help='accuracy: a seeded sample of this many images per task'
+    )
     args = parser.parse_args(argv)
     for flag in ('shape', 'det_shape', 'seg_shape'):
         value = getattr(args, flag)
@@ -160,6 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     start = time.perf_counter()
     results = run_benchmark(settings)
+    runtimes = [m for m in settings.modes if m in RUNTIMES]
+    accuracy = (
+        []
+        if args.no_accuracy or settings.device != 'cpu'
+        else precision_accuracy(
+            runtimes, work_dir=osp.join(args.out_dir, 'precision'), val_images=args.val_images
+        )
+    )
     records = load_models() + load_models(path=peers_path())
     ratios = peer_ratios(results, records)
     device = describe_device(settings.device)
@@ -168,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     print(f'\nDevice: {device}, torch {torch.__version__}; {seconds / 60:.1f} min')
     print('\n' + report(results, ratios, settings.device))
+    if accuracy:
+        print('\n' + precision_table(results, accuracy, settings.device, 'simple'))
 
     os.makedirs(args.out_dir, exist_ok=True)
     png = osp.join(args.out_dir, 'speed_accuracy.png')
@@ -183,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings={k: v for k, v in vars(settings).items()},
         results=results,
         ratios=ratios,
+        accuracy=accuracy,
         paper={
             f'{r.task}/{r.key}': dict(
                 throughput=r.throughput and r.throughput.value,
@@ -196,19 +226,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with open(osp.join(args.out_dir, 'benchmark.json'), 'w') as f:
         json.dump(summary, f, indent=2, default=str)
-    markdown = (
-        f'Measured with `{summary["command"]}` on {device}, torch {torch.__version__}, '
+    blocks = dict(
+        benchmark=f'Measured with `{summary["command"]}` on {device}, torch {torch.__version__}, '
         f'load average {load:.1f} at the start, {seconds / 60:.1f} min in all.\n\n'
         + report(results, ratios, settings.device, markdown=True)
     )
+    if accuracy:
+        blocks['precision'] = (
+            f'Measured with `{summary["command"]}` on {device}: speed of DFvT-T/S/B at 224x224 '
+            "(random weights), accuracy of the main job's toy models on the toy validation sets "
+            '(int8 calibrated on training images):\n\n'
+            + precision_table(results, accuracy, settings.device, 'github')
+        )
     if args.markdown:
         with open(args.markdown, 'w') as f:
-            f.write(markdown + '\n')
-    if args.readme:
-        with open(args.readme) as f:
+            f.write('\n\n'.join(blocks.values()) + '\n')
+    for path in args.readme or ():
+        with open(path) as f:
             text = f.read()
-        with open(args.readme, 'w') as f:
-            f.write(replace_readme_block(text, 'benchmark', markdown))
+        for name in readme_blocks(text):
+            if name in blocks:
+                text = replace_readme_block(text, name, blocks[name])
+        with open(path, 'w') as f:
+            f.write(text)
     print(f'\nWrote {osp.join(args.out_dir, "benchmark.json")}' + (f' and {png}' if png else ''))
     return 0
 

@@ -3,7 +3,8 @@
 Make a worktree of the commit to compare with, then run this from the repository root:
 
     git worktree add /tmp/dfvt_prev <commit>
-    python tools/analysis/speed_vs_commit.py /tmp/dfvt_prev --threads 2 [--onnxruntime]
+    python tools/analysis/speed_vs_commit.py /tmp/dfvt_prev --threads 2 \
+        [--runtimes onnxruntime openvino openvino-int8]
 
 The older ``DFvT`` class is imported from the worktree under another module name, unregistered.
 Both models get the same weights (the older model's, every BatchNorm's statistics and affine
@@ -12,10 +13,12 @@ variants are timed interleaved (``dfvt_mm.analysis.speed``): each round times ev
 once, in turn, so that a slow spell of a shared machine hits all of them; a variant's time is the
 median over the rounds and its ratio the older model's median divided by its own (above 1:
 faster). Variants: ``eager`` (this DFvT as built, eval mode, ``torch.no_grad``), ``deploy`` (after
-``switch_to_deploy()``), ``onnxruntime`` (the deploy model exported as the classification deploy
-config exports it, in an onnxruntime CPU session; deploy extras), and a training step of the eager
-model (train mode, forward, ``sum`` of the outputs' means, backward, SGD step). The table's last
-columns are the largest output differences to the older model.
+``switch_to_deploy()``), the ``--runtimes`` (the deploy model exported as the classification deploy
+config of the backend exports it, then run by onnxruntime or OpenVINO in fp32, bf16 or int8:
+:mod:`dfvt_mm.analysis.runtimes`; deploy extras; int8 is calibrated on random images, a speed
+figure only), and a training step of the eager model (train mode, forward, ``sum`` of the
+outputs' means, backward, SGD step). The table's last columns are the largest output differences
+to the older model.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from tabulate import tabulate
 from torch import Tensor, nn
 
 import dfvt_mm  # noqa: F401
-from dfvt_mm.analysis.benchmark import DEPLOY_CFG
+from dfvt_mm.analysis.benchmark import CALIBRATION_BATCHES, DEPLOY_CFGS
+from dfvt_mm.analysis.runtimes import RUNTIMES, load_runtime, runtime_file, runtime_not_available
 from dfvt_mm.analysis.speed import inference_call, perturb_batchnorms, time_interleaved
 from dfvt_mm.models import DFvT
 from dfvt_mm.utils.paths import resolve
@@ -99,16 +103,23 @@ def train_step_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
     return call
 
 
-def onnxruntime_session(model: nn.Module, x: Tensor, threads: int):
-    """``model`` exported to ONNX as the classification deploy config exports classifiers
-    (batch dynamic, height and width those of ``x``) in an onnxruntime CPU session."""
-    from dfvt_mm.deployment import OnnxRuntimeModel, export_module_onnx  # the deploy extras
+def runtime_session(mode: str, model: nn.Module, x: Tensor, threads: int, work_dir: str):
+    """``model`` exported to ONNX as the classification deploy config of the backend of ``mode``
+    exports classifiers (batch dynamic, height and width those of ``x``), in that runtime."""
+    from dfvt_mm.deployment import export_module_onnx  # the deploy extras
 
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        # The tracer's notes on the shape checks it freezes: the graph is for this size.
-        warnings.simplefilter('ignore', torch.jit.TracerWarning)
-        path = export_module_onnx(model, x, osp.join(tmp, 'model.onnx'), resolve(DEPLOY_CFG))
-        return OnnxRuntimeModel(path, threads=threads, custom_ops=False)
+    backend = RUNTIMES[mode][0]
+    path = osp.join(work_dir, f'{backend}.onnx')
+    if not osp.isfile(path):
+        with warnings.catch_warnings():
+            # The tracer's notes on the shape checks it freezes: the graph is for this size.
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
+            export_module_onnx(model, x, path, resolve(DEPLOY_CFGS[backend]))
+    gen = torch.Generator().manual_seed(0)
+    calibration = [
+        torch.randn(1, *x.shape[1:], generator=gen).numpy() for _ in range(CALIBRATION_BATCHES)
+    ]
+    return load_runtime(mode, runtime_file(mode, path, calibration), threads)
 
 
 def compare_with_previous(
@@ -120,7 +131,7 @@ def compare_with_previous(
     image_size: int = 224,
     threads: int | None = None,
     clock: str = 'wall',
-    onnxruntime: bool = False,
+    runtimes: Sequence[str] = (),
 ) -> list[dict]:
     """One dict per arch and measurement: ``arch``, ``mode`` (``inference`` or ``train``),
     ``batch``, ``seconds_<variant>`` (median), ``ratio_<variant>`` (older / variant) and, for
@@ -131,7 +142,8 @@ def compare_with_previous(
     rows = []
     for arch in archs:
         models = build_models(previous_cls, arch)
-        session = None
+        sessions = {}
+        work_dir = tempfile.mkdtemp(prefix=f'speed_vs_commit_{arch}_')
         for batch in batch_sizes:
             x = torch.rand(batch, 3, image_size, image_size)
             row = dict(arch=arch, mode='inference', batch=batch)
@@ -139,13 +151,15 @@ def compare_with_previous(
             references = calls['previous']()
             for name in ('eager', 'deploy'):
                 row[f'max_diff_{name}'] = max_difference(calls[name](), references)
-            if onnxruntime:
-                # One export per arch: the graph's batch is dynamic.
-                if session is None:
-                    session = onnxruntime_session(models['deploy'], x, torch.get_num_threads())
-                calls['onnxruntime'] = partial(session, x.numpy())
-                outputs = [torch.from_numpy(out) for out in calls['onnxruntime']().values()]
-                row['max_diff_onnxruntime'] = max_difference(outputs, references)
+            for mode in runtimes:
+                # One export per arch and backend: the graph's batch is dynamic.
+                if mode not in sessions:
+                    sessions[mode] = runtime_session(
+                        mode, models['deploy'], x, torch.get_num_threads(), work_dir
+                    )
+                calls[mode] = partial(sessions[mode], x.numpy())
+                outputs = [torch.from_numpy(out) for out in calls[mode]().values()]
+                row[f'max_diff_{mode}'] = max_difference(outputs, references)
             rows.append(_with_ratios(row, time_interleaved(calls, rounds, clock=clock)))
         if train_batch_size:
             x = torch.rand(train_batch_size, 3, image_size, image_size)
@@ -184,9 +198,11 @@ def parse_args() -> argparse.Namespace:
         help='wall time (an idle machine), or the process CPU time (a core shared with others)',
     )
     parser.add_argument(
-        '--onnxruntime',
-        action='store_true',
-        help='also time the deploy model exported to ONNX in onnxruntime (deploy extras)',
+        '--runtimes',
+        nargs='+',
+        choices=list(RUNTIMES),
+        default=[],
+        help='also time the deploy model exported to ONNX in these runtimes (deploy extras)',
     )
     parser.add_argument('--out', help='also write the rows to this json file')
     return parser.parse_args()
@@ -195,11 +211,14 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     settings = {k: v for k, v in vars(args).items() if k not in ('previous', 'out')}
+    for mode in args.runtimes:
+        if reason := runtime_not_available(mode):
+            sys.exit(f'error: {mode}: {reason}')
     try:
         rows = compare_with_previous(args.previous, **settings)
     except FileNotFoundError as e:
         sys.exit(f'error: {e}')
-    variants = ['eager', 'deploy'] + (['onnxruntime'] if args.onnxruntime else [])
+    variants = ['eager', 'deploy', *args.runtimes]
     table = [
         [
             r['arch'],
