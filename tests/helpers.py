@@ -9,8 +9,8 @@ from functools import cache
 
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
+from dfvt_mm.analysis import speed
 from tests.conftest import DATA_DIR
 
 # The authors' mini classification fixture (a custom arch, made with their code).
@@ -40,14 +40,6 @@ def load_reference(path: str) -> tuple[dict, str | dict, int]:
 
 
 def perturb_batchnorms(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random BatchNorm statistics and affine parameters, so that folding them is a real test."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.3)
-                m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=gen) * 0.3)
-    return model
+    """Random BatchNorm statistics and affine parameters, so that folding them is a real test
+    (the package's own, with larger shifts)."""
+    return speed.perturb_batchnorms(model, seed, shift=0.3)

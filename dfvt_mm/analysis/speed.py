@@ -62,15 +62,20 @@ def inference_call(model: nn.Module, x: Tensor) -> Callable[[], object]:
     return call
 
 
-def perturb_batchnorms(model: nn.Module, seed: int = 0) -> None:
+def perturb_batchnorms(model: nn.Module, seed: int = 0, shift: float = 0.1) -> nn.Module:
     """Give every BatchNorm random statistics and affine parameters (in place, seeded), so that
-    comparing a model with its BatchNorms folded is no trivially exact check."""
+    comparing a model with its BatchNorms folded is no trivially exact check.
+
+    Means and biases are normal with standard deviation ``shift``; variances and weights uniform
+    in [0.5, 1.5). Returns ``model``.
+    """
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, _BatchNorm):
                 n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+                m.running_mean.copy_(torch.randn(n, generator=gen) * shift)
                 m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
                 m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+                m.bias.copy_(torch.randn(n, generator=gen) * shift)
+    return model
