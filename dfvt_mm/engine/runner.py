@@ -4,14 +4,16 @@ and one-line errors for bad checkpoints and bad samples."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import os
 import os.path as osp
 import sys
 from collections.abc import Iterator, Sequence
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -19,6 +21,25 @@ from mmengine.runner import Runner
 from ..utils.checkpoint import CheckpointError
 from ..utils.tasks import SCOPES as TASKS
 from .bad_samples import BadSampleError, BadSampleHook
+
+
+def parse_run_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, example: str
+) -> argparse.Namespace:
+    """Add what every run tool takes, as mmengine's tools name it (``--cfg-options``,
+    ``--launcher``, ``--local_rank``), parse ``argv`` and export ``LOCAL_RANK`` for the
+    launcher. ``example`` is the ``--cfg-options`` help's example setting."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config settings, e.g. {example}',
+    )
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def prepare_config(cfg: Config, tasks: Sequence[str]) -> str:

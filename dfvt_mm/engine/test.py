@@ -11,13 +11,12 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 
-from .runner import build_runner, exit_on_bad_input, load_config
+from .runner import build_runner, exit_on_bad_input, load_config, parse_run_args
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -29,17 +28,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--show-dir', help="save pictures of the predictions in this dir (under the run's work dir)"
     )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=1',
-    )
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_run_args(parser, argv, 'test_dataloader.batch_size=1')
 
 
 def enable_visualization(cfg: Config, task: str, show_dir: str) -> None:

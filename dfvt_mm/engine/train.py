@@ -15,13 +15,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 
-from mmengine.config import DictAction
-
 from .crash_safe import find_resumable_checkpoint
-from .runner import build_runner, exit_on_bad_input, load_config
+from .runner import build_runner, exit_on_bad_input, load_config, parse_run_args
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -52,17 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='skip training samples whose files are missing or corrupt (another sample is drawn '
         'in their place; the count is logged) instead of stopping with one line',
     )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_cfg.max_epochs=1',
-    )
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_run_args(parser, argv, 'train_cfg.max_epochs=1')
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,27 +1,9 @@
 # The paper's ablations (Tables 2-5): modules of the registry that their configs name.
-from . import ablations  # noqa: F401
-from .backbones import (
-    DANE,
-    DFvT,
-    DFvTBlock,
-    DFvTStage,
-    convert_official_checkpoint,
-    describe_arch,
-    infer_arch,
-    is_dfvt_mm_layout,
-    is_official_layout,
+from . import (
+    ablations,  # noqa: F401
+    backbones,
 )
+from .backbones import *  # noqa: F403 (the backbones' public names, listed once there)
 from .layers import WindowMSA
 
-__all__ = [
-    'DANE',
-    'DFvT',
-    'DFvTBlock',
-    'DFvTStage',
-    'WindowMSA',
-    'convert_official_checkpoint',
-    'describe_arch',
-    'infer_arch',
-    'is_dfvt_mm_layout',
-    'is_official_layout',
-]
+__all__ = [*backbones.__all__, 'WindowMSA']
