@@ -162,7 +162,12 @@ class DFvTBlock(BaseModule):
         )
 
     def window_and_shift(self, height: int, width: int) -> tuple[int, int]:
-        """The window and shift this block uses on a ``height x width`` map."""
+        """The window and shift this block uses on a ``height x width`` map.
+
+        With ``pad_small_map`` they do not depend on the map. Without it (classification, which
+        exports at the test crop's size), an exported graph keeps the choice made at the traced
+        size.
+        """
         if not self.pad_small_map and min(height, width) <= self.window_size:
             return min(height, width), 0
         return self.window_size, self.shift_size
@@ -193,7 +198,8 @@ def space_to_depth(x: Tensor) -> Tensor:
     """
     B, C, H, W = x.shape
     x = x.permute(0, 2, 3, 1)
-    if H % 2 or W % 2:
+    # Traced, the sizes are tensors: pad whatever they are, so that the graph fits any size.
+    if torch.jit.is_tracing() or H % 2 or W % 2:
         x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
     H2, W2 = (H + 1) // 2, (W + 1) // 2
     # (B, H2, row, W2, col, C) -> channel blocks ordered (col, row): the authors' order.
@@ -605,8 +611,9 @@ class DFvT(BaseModule):
                 f'{tuple(x.shape)}'
             )
         H, W = x.shape[2:]
-        # The authors' detection code pads to a multiple of the stem's stride 4.
-        if H % 4 or W % 4:
+        # The authors' detection code pads to a multiple of the stem's stride 4 (traced, whatever
+        # the size, so that the graph fits any size).
+        if torch.jit.is_tracing() or H % 4 or W % 4:
             x = F.pad(x, (0, (-W) % 4, 0, (-H) % 4))
         # channels_last from the stem on: see DFvTStage.forward.
         x = self.patch_embed(x.contiguous(memory_format=torch.channels_last))

@@ -8,6 +8,12 @@ tensor whatever mode the forward runs in. A smaller window (the classification l
 maps), the token order of shifted windows and the shift mask depend on the map size, so they are
 made in each call, from a few index operations that are small next to the attention itself (the
 mask has one entry per attention logit of one image and head).
+
+Traced for an ONNX export, the map's sizes are tensors, so the padding, the token order and the
+mask become graph operations on the input's size, and one graph runs at any size. Only a Python
+decision on a size would be frozen at the traced size: traced, the map is padded and cropped
+back whether or not it needs it (a zero pad and a full crop change nothing), and the one-window
+shortcut is not taken.
 """
 
 from __future__ import annotations
@@ -188,21 +194,29 @@ class WindowMSA(BaseModule):
 
     def forward(self, x: Tensor, window: int, shift: int) -> Tensor:
         """Attend within ``window x window`` windows of ``x`` (B, H, W, C), shifted by ``shift``."""
-        B, H, W, C = x.shape
+        H, W = x.shape[1:3]
         pad_b, pad_r = (-H) % window, (-W) % window
-        if pad_b or pad_r:
+        traced = torch.jit.is_tracing()  # sizes are tensors: no `if` on them (module docstring)
+        padded = traced or pad_b > 0 or pad_r > 0
+        if padded:
             x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-        Hp, Wp = H + pad_b, W + pad_r
-        nh, nw = Hp // window, Wp // window
-        num_windows, N = nh * nw, window * window
-        heads, head_dims = self.num_heads, C // self.num_heads
         bias = self.relative_position_bias(window)
         if shift:
-            return self._shifted(x, bias, (H, W), window, shift)
+            out = self._shifted(x, bias, window, shift)
+        else:
+            one_window = not traced and H + pad_b == window and W + pad_r == window
+            out = self._unshifted(x, bias, window, one_window)
+        return out[:, :H, :W, :] if padded else out
 
+    def _unshifted(self, x: Tensor, bias: Tensor, window: int, one_window: bool) -> Tensor:
+        """Plain windows of the padded map ``x`` (B, Hp, Wp, C); ``one_window``: the map is one
+        window (then the partition is a reshape)."""
+        B, Hp, Wp, C = x.shape
+        nh, nw = Hp // window, Wp // window
+        N, heads, head_dims = window * window, self.num_heads, C // self.num_heads
         # The windows are partitioned before the qkv projection (C channels to copy, not 3C);
         # q, k and v are then strided views that the attention kernel reads in place.
-        if num_windows == 1:
+        if one_window:
             windows = x.reshape(B, N, C)
         else:
             windows = x.view(B, nh, window, nw, window, C).transpose(2, 3).reshape(-1, N, C)
@@ -211,20 +225,13 @@ class WindowMSA(BaseModule):
         # Same bias for every window: windows share the batch dimension.
         out = window_attention(q, k, v, bias.unsqueeze(0).to(q.dtype))
         out = self.proj(out.transpose(1, 2).reshape(-1, N, C))
-        if num_windows == 1:
-            out = out.view(B, Hp, Wp, C)
-        else:
-            out = out.view(B, nh, nw, window, window, C).transpose(2, 3).reshape(B, Hp, Wp, C)
-        if pad_b or pad_r:
-            out = out[:, :H, :W, :]
-        return out
+        if one_window:
+            return out.view(B, Hp, Wp, C)
+        return out.view(B, nh, nw, window, window, C).transpose(2, 3).reshape(B, Hp, Wp, C)
 
-    def _shifted(
-        self, x: Tensor, bias: Tensor, size: tuple[int, int], window: int, shift: int
-    ) -> Tensor:
-        """Shifted windows of the padded map ``x``; ``size`` is the map's size before padding."""
+    def _shifted(self, x: Tensor, bias: Tensor, window: int, shift: int) -> Tensor:
+        """Shifted windows of the padded map ``x`` (B, Hp, Wp, C)."""
         B, Hp, Wp, C = x.shape
-        H, W = size
         N, heads, head_dims = window * window, self.num_heads, C // self.num_heads
         # The mask differs per window, so windows and heads share one dimension (the mask then
         # broadcasts over the batch). With tokens ordered (token, window), q, k and v of shape
@@ -245,7 +252,4 @@ class WindowMSA(BaseModule):
         attn_mask = (bias.unsqueeze(0) + mask.unsqueeze(1)).view(1, num_windows * heads, N, N)
         out = window_attention(q, k, v, attn_mask.to(q.dtype))
         out = self.proj(out.transpose(1, 2).reshape(B, N * num_windows, C))
-        out = permute_tokens(out, inverse, order).view(B, Hp, Wp, C)
-        if Hp != H or Wp != W:
-            out = out[:, :H, :W, :]
-        return out
+        return permute_tokens(out, inverse, order).view(B, Hp, Wp, C)
