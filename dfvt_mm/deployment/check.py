@@ -15,7 +15,10 @@ from, on one image.
   detection. The agreement with mmdet's own post-processing is reported for information.
 
 Where the deploy config has a dynamic batch axis, every check runs at batch 1 and at batch 2
-(the image and its mirror image) through the same file.
+(the image and its mirror image) through the same file. Where height and width are dynamic too,
+every check runs again on the image resized to each of the config's ``check_shapes``, through the
+same file, and each check's name says the size the graph ran at (after the data preprocessor:
+Mask R-CNN's pads to a multiple of 32).
 
 The limits hold for f32 inference (onnxruntime; OpenVINO fp32, which forces f32). A model that
 runs in bf16 or int8 is reported against the same references for information (no limits): the
@@ -36,6 +39,7 @@ from .export import (
     backend_of,
     build_pytorch_model,
     build_task_processor,
+    check_shapes_of,
     create_input,
     load_deploy_configs,
     precision_of,
@@ -118,10 +122,20 @@ def check_onnx(
     torch_model = build_pytorch_model(processor, checkpoint)
     task = _task_of(deploy_cfg)
     batch_sizes = (1, 2) if is_dynamic_batch(deploy_cfg) else (1,)
+    # The export image as the test pipeline gives it, then resized to each of check_shapes.
+    input_shapes = [None, *check_shapes_of(deploy_cfg)]
+    sized = len(input_shapes) > 1
     checks: list[Check] = []
     if task == 'instance-seg':
-        for n in batch_sizes:
-            checks += _check_instance_seg(backend_file, processor, deploy_cfg, torch_model, img, n)
+        with openvino_wrapper():
+            backend = processor.build_backend_model(
+                [backend_file], data_preprocessor_updater=processor.update_data_preprocessor
+            )
+        for shape in input_shapes:
+            for n in batch_sizes:
+                checks += _check_instance_seg(
+                    backend, processor, deploy_cfg, torch_model, img, n, shape, sized
+                )
         return _unlimited(checks) if _reduced(deploy_cfg) else checks
     # The logits are the input of the graph's last Softmax (classification) or ArgMax
     # (segmentation); a segmentation graph without argmax outputs them itself.
@@ -131,14 +145,23 @@ def check_onnx(
         [last_node_input(onnx_file, final_op)] if task == 'classification' or with_argmax else []
     )
     runtime = _runtime(deploy_cfg, backend_file, logits)
-    _, inputs = create_input(processor, deploy_cfg, img, torch_model)
-    for n in batch_sizes:
-        batch = inputs if n == 1 else torch.cat([inputs, inputs.flip(-1)])
-        if task == 'classification':
-            checks += _check_classification(runtime, torch_model, batch)
-        else:
-            checks += _check_segmentation(runtime, torch_model, batch)
+    for shape in input_shapes:
+        _, inputs = create_input(processor, deploy_cfg, img, torch_model, input_shape=shape)
+        for n in batch_sizes:
+            batch = inputs if n == 1 else torch.cat([inputs, inputs.flip(-1)])
+            label = _label(batch, sized)
+            if task == 'classification':
+                checks += _check_classification(runtime, torch_model, batch, label)
+            else:
+                checks += _check_segmentation(runtime, torch_model, batch, label)
     return _unlimited(checks) if _reduced(deploy_cfg) else checks
+
+
+def _label(batch: torch.Tensor, sized: bool) -> str:
+    """What the names of the checks on ``batch`` end with: ``batch N``, and the size the graph
+    ran at (``HxW, batch N``) where it runs at several."""
+    n, _, height, width = batch.shape
+    return f'{height}x{width}, batch {n}' if sized else f'batch {n}'
 
 
 def _runtime(
@@ -177,7 +200,7 @@ def _close(name: str, a: np.ndarray, b: np.ndarray, tol: float = LOGITS_TOL) -> 
 
 
 def _check_classification(
-    ort: OnnxRuntimeModel | OpenVINOModel, model: torch.nn.Module, batch: torch.Tensor
+    ort: OnnxRuntimeModel | OpenVINOModel, model: torch.nn.Module, batch: torch.Tensor, label: str
 ) -> list[Check]:
     n = batch.shape[0]
     with torch.no_grad():
@@ -187,10 +210,10 @@ def _check_classification(
     ref_top1 = logits.argmax(1).numpy()
     top1 = out[scores_name].argmax(1)
     return [
-        _close(f'logits, batch {n}', out[logits_name], logits.numpy()),
-        _close(f'class scores, batch {n}', out[scores_name], logits.softmax(1).numpy()),
+        _close(f'logits, {label}', out[logits_name], logits.numpy()),
+        _close(f'class scores, {label}', out[scores_name], logits.softmax(1).numpy()),
         Check(
-            f'top-1 classes differing, batch {n}',
+            f'top-1 classes differing, {label}',
             int((top1 != ref_top1).sum()),
             0,
             f'of {n} images',
@@ -199,7 +222,7 @@ def _check_classification(
 
 
 def _check_segmentation(
-    ort: OnnxRuntimeModel | OpenVINOModel, model: torch.nn.Module, batch: torch.Tensor
+    ort: OnnxRuntimeModel | OpenVINOModel, model: torch.nn.Module, batch: torch.Tensor, label: str
 ) -> list[Check]:
     n = batch.shape[0]
     size = tuple(batch.shape[2:])
@@ -217,9 +240,9 @@ def _check_segmentation(
     near_tie = ((top2[:, 0] - top2[:, 1]) <= LOGITS_TOL).numpy()
     differ = labels != ref
     return [
-        _close(f'seg logits, batch {n}', out[logits_name], logits.numpy()),
+        _close(f'seg logits, {label}', out[logits_name], logits.numpy()),
         Check(
-            f'label pixels differing, batch {n}',
+            f'label pixels differing, {label}',
             int((differ & ~near_tie).sum()),
             0,
             f'{int(differ.sum())} of {differ.size} differ, all but these at near ties',
@@ -298,12 +321,14 @@ def _compare_detections(results: list, references: list) -> dict[str, float]:
 
 
 def _check_instance_seg(
-    backend_file: str,
+    backend: Any,
     processor: Any,
     deploy_cfg: Any,
     torch_model: torch.nn.Module,
     img: str,
     n: int,
+    input_shape: tuple[int, int] | None,
+    sized: bool,
 ) -> list[Check]:
     import mmcv
 
@@ -311,13 +336,10 @@ def _check_instance_seg(
         [img] if n == 1 else [mmcv.imread(img), np.ascontiguousarray(mmcv.imread(img)[:, ::-1])]
     )
     # Raw test-pipeline data: test_step below runs each model's data preprocessor once.
-    data, _ = create_input(processor, deploy_cfg, images if n > 1 else img)
-    with openvino_wrapper():
-        backend = processor.build_backend_model(
-            [backend_file], data_preprocessor_updater=processor.update_data_preprocessor
-        )
+    data, _ = create_input(processor, deploy_cfg, images if n > 1 else img, input_shape=input_shape)
     ort_results = backend.test_step(copy.deepcopy(data))
     processed = backend.data_preprocessor(copy.deepcopy(data), False)
+    label = _label(processed['inputs'], sized)
     ort_wrapper = backend.wrapper
     backend.wrapper = _EagerRewrittenWrapper(
         torch_model, deploy_cfg, processed['data_samples'], list(ort_wrapper.output_names)
@@ -334,16 +356,16 @@ def _check_instance_seg(
     fail = float('inf') if unmatched else 0.0
     return [
         Check(
-            f'unmatched detections, batch {n}',
+            f'unmatched detections, {label}',
             unmatched,
             0,
             f'{ref["matched"]} matched of {ref["total"]} / {ref["reference_total"]}',
         ),
-        Check(f'box corners, batch {n}', max(ref['box'], fail), BOX_TOL, 'max |diff| in pixels'),
-        Check(f'scores, batch {n}', max(ref['score'], fail), LOGITS_TOL, 'max |diff|'),
-        Check(f'masks, batch {n}', max(ref['mask'], fail), MASK_TOL, 'max 1 - IoU of pasted masks'),
+        Check(f'box corners, {label}', max(ref['box'], fail), BOX_TOL, 'max |diff| in pixels'),
+        Check(f'scores, {label}', max(ref['score'], fail), LOGITS_TOL, 'max |diff|'),
+        Check(f'masks, {label}', max(ref['mask'], fail), MASK_TOL, 'max 1 - IoU of pasted masks'),
         Check(
-            f"vs mmdet's own post-processing, batch {n}",
+            f"vs mmdet's own post-processing, {label}",
             mmdet['total'] + mmdet['reference_total'] - 2 * mmdet['matched'],
             None,
             f'unmatched; {mmdet["matched"]} matched of {mmdet["total"]} / '

@@ -11,8 +11,9 @@ mmdeploy 1.3.1 and torch 2.13 / OpenVINO 2026. The OpenVINO IR is written by :fu
 from __future__ import annotations
 
 import contextlib
+import copy
 import os.path as osp
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from unittest import mock
 
@@ -61,6 +62,7 @@ def load_deploy_configs(
             f'{deploy_cfg.filename}: precision {precision!r}; {backend} runs '
             f'{", ".join(PRECISIONS[backend])} here'
         )
+    check_shapes_of(deploy_cfg)
     return deploy_cfg, model_cfg
 
 
@@ -79,6 +81,32 @@ def task_of(deploy_cfg: Config) -> str:
     return TASKS[deploy_cfg.codebase_config.type]
 
 
+def check_shapes_of(deploy_cfg: Config) -> list[tuple[int, int]]:
+    """The ``(width, height)`` sizes that the graph of a deploy config with dynamic height and
+    width is checked at besides the export image's (its ``check_shapes``, ``[width, height]``
+    as mmdeploy's ``input_shape``); none for a graph of fixed size.
+
+    Raises:
+        ValueError: height and width are dynamic and ``check_shapes`` names no sizes.
+    """
+    from mmdeploy.utils import is_dynamic_shape
+
+    if not is_dynamic_shape(deploy_cfg):
+        return []
+    shapes = deploy_cfg.get('check_shapes')
+    valid = bool(shapes) and all(
+        len(shape) == 2 and all(isinstance(side, int) and side > 0 for side in shape)
+        for shape in shapes
+    )
+    if not valid:
+        raise ValueError(
+            f'{deploy_cfg.filename}: height and width are dynamic, so check_shapes must list the '
+            f'[width, height] sizes to check the graph at besides the export size (got '
+            f'{shapes!r}; see configs/deploy/_base_segmentation_dynamic.py)'
+        )
+    return [tuple(shape) for shape in shapes]
+
+
 def build_task_processor(deploy_cfg: Config, model_cfg: Config, device: str = 'cpu') -> Any:
     """mmdeploy's task processor of the configs (builds models and inputs)."""
     from mmdeploy.apis import build_task_processor as build
@@ -91,19 +119,24 @@ def create_input(
     deploy_cfg: Config,
     img: str | np.ndarray | list,
     model: torch.nn.Module | None = None,
+    input_shape: Sequence[int] | None = None,
 ) -> tuple[dict, torch.Tensor]:
     """The test-time data and the preprocessed batch of ``img`` (one image or a list), as
-    mmdeploy makes them for export: the model's test pipeline, resized to
-    ``onnx_config.input_shape`` when the deploy config fixes one, and ``model``'s data
-    preprocessor (without a model, mmdeploy's own handling)."""
+    mmdeploy makes them for export: the model's test pipeline, resized to ``input_shape``
+    (``[width, height]``; default ``onnx_config.input_shape``) when one is given, and
+    ``model``'s data preprocessor (without a model, mmdeploy's own handling)."""
     from mmdeploy.utils import get_input_shape
 
     if isinstance(img, str) and not osp.isfile(img):
         raise FileNotFoundError(f'image {img} does not exist; pass an image file the model reads')
     preprocessor = model.data_preprocessor if model is not None else None
-    data, inputs = task_processor.create_input(
-        img, get_input_shape(deploy_cfg), data_preprocessor=preprocessor
-    )
+    if input_shape is None:
+        input_shape = get_input_shape(deploy_cfg)
+    # mmdet's create_input edits the processor's own model config (its Resize, its image loader):
+    # give it a copy, so that nothing stays for the next call.
+    task_processor = copy.copy(task_processor)
+    task_processor.model_cfg = copy.deepcopy(task_processor.model_cfg)
+    data, inputs = task_processor.create_input(img, input_shape, data_preprocessor=preprocessor)
     if isinstance(inputs, (list, tuple)):
         inputs = inputs[0] if len(inputs) == 1 else torch.stack(list(inputs))
     return data, inputs
@@ -234,15 +267,24 @@ def to_openvino(onnx_file: str, xml_file: str | None = None) -> str:
 
 
 def export_module_onnx(
-    module: torch.nn.Module, inputs: torch.Tensor, path: str, deploy_cfg: str | Config
+    module: torch.nn.Module,
+    inputs: torch.Tensor,
+    path: str,
+    deploy_cfg: str | Config,
+    dynamic_size: bool = False,
 ) -> str:
     """Export a bare ``nn.Module`` (a backbone, say) as ``deploy_cfg`` exports whole models:
     mmdeploy's ``onnx.export`` with its rewriters, the config's opset, and the batch dynamic.
 
-    Height and width are fixed to those of ``inputs``, as in the deploy configs here.
+    Args:
+        module: The module, called on one (N, C, H, W) tensor.
+        inputs: The tensor traced through it.
+        path: The ONNX file to write (it must end in ``.onnx``).
+        deploy_cfg: The deploy config whose ONNX settings and backend to export with.
+        dynamic_size: Height and width dynamic too; else they are those of ``inputs``.
 
     Returns:
-        ``path`` (it must end in ``.onnx``).
+        ``path``.
     """
     from mmdeploy.apis.onnx import export
     from mmdeploy.utils import load_config
@@ -251,6 +293,7 @@ def export_module_onnx(
         raise ValueError(f'{path}: the ONNX file name must end in .onnx')
     (deploy_cfg,) = load_config(deploy_cfg)
     onnx_config = deploy_cfg.onnx_config
+    axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic_size else {0: 'batch'}
     with mmdeploy_patches.torchscript_onnx_export():
         export(
             module.eval(),
@@ -260,7 +303,7 @@ def export_module_onnx(
             context_info=dict(deploy_cfg=deploy_cfg),
             input_names=['input'],
             opset_version=onnx_config.opset_version,
-            dynamic_axes={'input': {0: 'batch'}},
+            dynamic_axes={'input': axes},
             keep_initializers_as_inputs=onnx_config.keep_initializers_as_inputs,
             optimize=onnx_config.get('optimize', False),
         )
