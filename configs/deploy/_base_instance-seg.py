@@ -3,7 +3,8 @@
 # labels, and 28x28 mask probabilities per detection, pasted into the image outside the graph
 # (mmdeploy's End2EndModel), as in mmdeploy's instance-seg configs. Batch is dynamic; height and
 # width are fixed at export (the export image after the test pipeline and padding to 32, unless
-# onnx_config.input_shape fixes them: the -800x1344 variants).
+# onnx_config.input_shape fixes them: the -800x1344 variants); the *_dynamic.py configs make them
+# dynamic too (_base_instance-seg_dynamic.py).
 _base_ = ['./_base_onnx.py']
 
 onnx_config = dict(

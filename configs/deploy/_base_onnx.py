@@ -12,7 +12,8 @@ onnx_config = dict(
     input_names=['input'],
     output_names=['output'],
     # None: the size the model's test pipeline gives the export image. The graph is static in
-    # height and width (see docs/deployment.md, Limits); set [W, H] to fix another size.
+    # height and width unless dynamic_axes names them (the *_dynamic.py configs); set [W, H] to
+    # fix another size.
     input_shape=None,
     optimize=True,
 )
