@@ -1,6 +1,8 @@
 # The OpenVINO backend (mmdeploy's configs/_base_/backends/openvino.py), CPU. The ONNX export is
-# mmdeploy's, with its OpenVINO rewriters (Mask R-CNN's RoI extraction becomes OpenVINO's
-# ExperimentalDetectronROIFeatureExtractor); the conversion to OpenVINO IR is
+# mmdeploy's, with its OpenVINO rewriters except its RoI extraction as OpenVINO's
+# ExperimentalDetectronROIFeatureExtractor, which runs batch 1 only (Mask R-CNN extracts RoIs with
+# ONNX RoiAlign per level, as for onnxruntime; see dfvt_mm/deployment/mmdeploy_patches.py,
+# gap 6); the conversion to OpenVINO IR is
 # ``openvino.convert_model``, not mmdeploy's Model Optimizer call (removed from OpenVINO; see
 # dfvt_mm/deployment/export.py, to_openvino). mmdeploy's ``model_inputs`` (shapes for Model
 # Optimizer) are not needed: the IR keeps the ONNX graph's shapes (batch dynamic).

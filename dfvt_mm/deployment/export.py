@@ -203,8 +203,9 @@ def export_onnx(
         device: Device to trace on.
         cfg_options: Overrides of the model config (e.g. ``{'model.backbone.init_cfg': None}``).
         fold_bn: Let mmdeploy call the backbone's ``switch_to_deploy`` (DFvT folds its
-            BatchNorms into the convs), as it always does. False keeps them, to measure what
-            the folding does to int8 quantization.
+            BatchNorms into the convs), as it always does. False keeps them as ONNX
+            ``BatchNormalization`` nodes (neither DFvT nor the exporter folds them), to measure
+            what the folding does to int8 quantization.
 
     Returns:
         The path of the ONNX file.
@@ -219,7 +220,7 @@ def export_onnx(
     mmengine.mkdir_or_exist(work_dir)
     save_file = deploy_cfg.onnx_config.save_file
     unfolded = contextlib.nullcontext() if fold_bn else _without_switch_to_deploy(model_cfg)
-    with mmdeploy_patches.torchscript_onnx_export(), unfolded:
+    with mmdeploy_patches.torchscript_onnx_export(keep_batchnorm=not fold_bn), unfolded:
         torch2onnx(img, work_dir, save_file, deploy_cfg, model_cfg, checkpoint, device=device)
     path = osp.join(work_dir, save_file)
     if not osp.isfile(path):

@@ -1,7 +1,7 @@
 """What mmdeploy 1.3.1 (the last release, 2023) needs to export DFvT models with torch 2.13 and
 run them in OpenVINO 2026.
 
-Five gaps, each seen here, each closed as narrowly as it can be:
+Six gaps, each seen here, each closed as narrowly as it can be:
 
 1. ``torch.onnx.export`` defaults to ``dynamo=True`` since torch 2.9. mmdeploy's export call passes
    no ``dynamo`` and relies on the TorchScript exporter: its function rewriters patch the model's
@@ -18,7 +18,9 @@ Five gaps, each seen here, each closed as narrowly as it can be:
    pooled to 3x3 averages other pixels; a 3x3 map pooled to 6x6 fails with a zero stride). The
    rewriter below computes adaptive pooling's own bins instead; mmdeploy prefers a rewriter
    registered for the backend over its default one, so it applies to onnxruntime and OpenVINO
-   exports only.
+   exports only. In an export with dynamic height and width the bins cannot be Python numbers of
+   the export size: there the rewriter averages each side with a matrix of the same bins made
+   from the traced size (:func:`adaptive_avg_pool2d_traceable`).
 
 4. mmdeploy's function rewriters restore a rewritten method on exit by assigning the plain
    function back to the class, so a ``staticmethod`` or ``classmethod`` it rewrote comes back as
@@ -35,6 +37,15 @@ Five gaps, each seen here, each closed as narrowly as it can be:
    :func:`openvino_wrapper` makes mmdeploy's OpenVINO backend manager build
    :class:`OpenVINOWrapper` (OpenVINO's current API, any batch) while it is active.
 
+6. mmdeploy's OpenVINO rewrite of mmdet's ``SingleRoIExtractor`` exports RoI extraction as
+   OpenVINO's ``ExperimentalDetectronROIFeatureExtractor``, which takes one image only: its
+   feature maps must have batch 1, and it drops the RoIs' image index. At batch 2 OpenVINO
+   refuses the graph ("The first dimension of each pyramid element must be equal to 1"), so a
+   dynamic-batch Mask R-CNN export did not run. :func:`drop_openvino_roi_extractor` (entered
+   with the rewriters, see 4) removes that rewrite, and OpenVINO exports get mmdeploy's default
+   one, as onnxruntime exports do: per level an ONNX ``RoiAlign`` with the RoIs' image index,
+   which OpenVINO runs at any batch.
+
 Importing this module registers the rewriter (for onnxruntime and OpenVINO exports); nothing else
 changes until :func:`torchscript_onnx_export` or :func:`openvino_wrapper` is entered
 (``dfvt_mm.deployment.export_onnx``, the checks and the accuracy check do).
@@ -44,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -78,11 +90,29 @@ def _rewritten_descriptors() -> list[tuple[type, str, Any]]:
     return found
 
 
+#: mmdeploy's module with its OpenVINO rewrite of ``SingleRoIExtractor.forward`` (gap 6).
+_OPENVINO_ROI_EXTRACTOR = 'mmdeploy.codebase.mmdet.models.roi_heads.single_level_roi_extractor'
+
+
+def drop_openvino_roi_extractor() -> None:
+    """Remove mmdeploy's OpenVINO rewrite of mmdet's ``SingleRoIExtractor.forward`` (gap 6) from
+    its rewriter registry, so that OpenVINO exports use its default rewrite (ONNX ``RoiAlign``
+    per level, any batch). Nothing to do before mmdeploy's mmdet codebase is imported (it
+    registers its rewriters then); calling it again is harmless."""
+    module = sys.modules.get(_OPENVINO_ROI_EXTRACTOR)
+    if module is None:
+        return
+    rewrite = module.single_roi_extractor__forward__openvino
+    for records in FUNCTION_REWRITER._registry._rewrite_records.values():
+        records[:] = [record for record in records if record.get('_object') is not rewrite]
+
+
 @contextlib.contextmanager
 def keep_rewritten_descriptors() -> Iterator[None]:
     """Leave the static and class methods that mmdeploy's function rewriters replace as they
     were, for every rewriter context entered in the block (an export, or the eager run of the
-    rewritten model in :mod:`.check`)."""
+    rewritten model in :mod:`.check`); each entry also drops mmdeploy's OpenVINO RoI extractor
+    rewrite (:func:`drop_openvino_roi_extractor`)."""
     # Read when mmdeploy applies its rewriters: its codebases register them on import, during
     # the export.
     descriptors: list[tuple[type, str, Any]] = []
@@ -91,6 +121,7 @@ def keep_rewritten_descriptors() -> Iterator[None]:
 
     @functools.wraps(original_enter)
     def enter(*args, **kwargs):  # noqa: ANN002, ANN003 (FunctionRewriter.enter's signature)
+        drop_openvino_roi_extractor()
         descriptors.extend(_rewritten_descriptors())
         return original_enter(*args, **kwargs)
 
@@ -107,15 +138,27 @@ def keep_rewritten_descriptors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def torchscript_onnx_export() -> Iterator[None]:
+def torchscript_onnx_export(keep_batchnorm: bool = False) -> Iterator[None]:
     """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter,
     give mmdeploy's symbolics the torch helpers they import, for the duration of the block, and
-    leave the static and class methods mmdeploy rewrites as they were."""
+    leave the static and class methods mmdeploy rewrites as they were.
+
+    Args:
+        keep_batchnorm: Export eval-mode BatchNorms as ONNX ``BatchNormalization`` nodes. The
+            TorchScript exporter otherwise folds every BatchNorm that follows a conv into the
+            conv's weights itself (its eval-mode peephole pass, run for
+            ``training=TrainingMode.EVAL``, the default), so a model exported without its own
+            folding (``switch_to_deploy``) still gave a folded graph. With this, calls without a
+            ``training`` argument pass ``TrainingMode.PRESERVE``: the model stays in eval mode
+            (running statistics) and the pass does not run.
+    """
     original_export = torch.onnx.export
 
     @functools.wraps(original_export)
     def export(*args, **kwargs):  # noqa: ANN002, ANN003 (torch.onnx.export's own signature)
         kwargs.setdefault('dynamo', False)
+        if keep_batchnorm:
+            kwargs.setdefault('training', torch.onnx.TrainingMode.PRESERVE)
         return original_export(*args, **kwargs)
 
     had_cast_long = hasattr(symbolic_opset9, '_cast_Long')
@@ -154,6 +197,31 @@ def adaptive_avg_pool2d_static(input: Tensor, output_size: int | tuple) -> Tenso
     return torch.cat(rows, dim=-2)
 
 
+def adaptive_avg_pool2d_traceable(input: Tensor, output_size: int | tuple) -> Tensor:
+    """``F.adaptive_avg_pool2d`` for a map whose size the graph learns when it runs (an export
+    with dynamic height and width): each side is averaged by an ``(output, size)`` matrix of
+    PyTorch's bins, made from the traced size.
+
+    Bin ``i`` of ``n`` over a side of ``L`` covers ``[floor(i * L / n), ceil((i + 1) * L / n))``,
+    as in PyTorch's kernel.
+    """
+
+    def bins(side: Tensor | int, n: int) -> Tensor:
+        i = torch.arange(n, device=input.device)
+        start, end = i * side // n, ((i + 1) * side + n - 1) // n
+        position = torch.arange(side, device=input.device)
+        inside = (position >= start[:, None]) & (position < end[:, None])
+        return inside.to(input.dtype) / (end - start)[:, None].to(input.dtype)
+
+    H, W = input.shape[-2:]
+    oh, ow = _pair(output_size)
+    if oh is not None:
+        input = bins(H, int(oh)) @ input
+    if ow is not None:
+        input = input @ bins(W, int(ow)).t()
+    return input
+
+
 @FUNCTION_REWRITER.register_rewriter(
     func_name='torch.nn.functional.adaptive_avg_pool2d', backend='onnxruntime'
 )
@@ -162,6 +230,10 @@ def adaptive_avg_pool2d_static(input: Tensor, output_size: int | tuple) -> Tenso
 )
 def adaptive_avg_pool2d__onnxruntime(input: Tensor, output_size: int | tuple) -> Tensor:
     """mmdeploy rewriter: exact adaptive average pooling in onnxruntime and OpenVINO exports."""
+    from mmdeploy.utils import is_dynamic_shape
+
+    if is_dynamic_shape(FUNCTION_REWRITER.get_context().cfg):
+        return adaptive_avg_pool2d_traceable(input, output_size)
     return adaptive_avg_pool2d_static(input, output_size)
 
 

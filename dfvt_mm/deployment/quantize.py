@@ -1,8 +1,9 @@
 """int8 post-training quantization of an OpenVINO IR with NNCF, calibrated on training images.
 
 The calibration images are a seeded sample of the model config's train dataloader's dataset,
-through the test pipeline and the model's data preprocessor (what the deployed graph is fed),
-never validation images: the accuracy check (:mod:`.accuracy`) measures on those.
+through the test pipeline and the data preprocessor of mmdeploy's backend model (what the deployed
+graph is fed, :func:`.data.backend_data_preprocessor`), never validation images: the accuracy
+check (:mod:`.accuracy`) measures on those.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from .data import dataloader_of, sample, split_dataset
+from .data import backend_data_preprocessor, dataloader_of, sample, split_dataset
 from .export import build_task_processor, load_deploy_configs
 
 #: NNCF's model type per task: DFvT has attention blocks in every task, so NNCF's transformer
@@ -24,18 +25,20 @@ NNCF_MODEL_TYPE = 'transformer'
 
 
 def calibration_inputs(
-    processor: Any, deploy_cfg: Config, num_images: int, seed: int = 0
+    processor: Any, deploy_cfg: Config, backend_file: str, num_images: int, seed: int = 0
 ) -> tuple[list[np.ndarray], list[str]]:
     """Preprocessed training images, one batch of one each, and their files.
 
     Args:
         processor: mmdeploy's task processor of the configs.
         deploy_cfg: The deploy config (its input size).
+        backend_file: The fp32 model to be quantized; its backend model's data preprocessor
+            makes the batches.
         num_images: How many training images (a seeded sample; all if the split has fewer).
         seed: Seed of the sample.
     """
     dataset = sample(split_dataset(processor, deploy_cfg, 'train'), num_images, seed)
-    preprocessor = processor.build_data_preprocessor()
+    preprocessor = backend_data_preprocessor(processor, backend_file)
     inputs, files = [], []
     with torch.no_grad():
         for data in dataloader_of(processor, dataset, batch_size=1):
@@ -102,5 +105,5 @@ def quantize(
     num_images = num_images if num_images is not None else calib.get('num_images', 300)
     seed = seed if seed is not None else calib.get('seed', 0)
     processor = build_task_processor(deploy_cfg, model_cfg)
-    inputs, files = calibration_inputs(processor, deploy_cfg, num_images, seed)
+    inputs, files = calibration_inputs(processor, deploy_cfg, xml_file, num_images, seed)
     return quantize_openvino(xml_file, inputs, out_file), files
