@@ -30,14 +30,12 @@ from dfvt_mm.deployment import (
     bf16_unsupported_reason,
     check_accuracy,
     check_onnx,
-    export_onnx,
     load_deploy_configs,
     precision_of,
-    quantize,
     save_random_checkpoint,
     task_of,
-    to_openvino,
 )
+from dfvt_mm.deployment.pipeline import deploy
 
 HEADERS = ['check', 'value', 'limit', 'meaning', 'result']
 
@@ -112,26 +110,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             deploy_cfg, model_cfg, osp.join(args.work_dir, 'random_weights.pth')
         )
         print(f'no checkpoint: random weights saved to {checkpoint}')
-    onnx_file = export_onnx(
+    deployed = deploy(
         deploy_cfg,
         model_cfg,
         checkpoint,
         args.img,
         args.work_dir,
-        args.device,
-        args.cfg_options,
+        calib_images=args.calib_images,
+        device=args.device,
+        cfg_options=args.cfg_options,
         fold_bn=not args.no_fold_bn,
     )
+    onnx_file, backend_file = deployed.onnx_file, deployed.backend_file
     print(f'exported {task_of(deploy_cfg)} model to {onnx_file}')
-    backend_file = onnx_file
     if backend == 'openvino':
-        backend_file = to_openvino(onnx_file)
-        print(f'converted to OpenVINO IR {backend_file}')
+        print(f'converted to OpenVINO IR {osp.splitext(onnx_file)[0]}.xml')
         if precision == 'int8':
-            backend_file, files = quantize(
-                backend_file, deploy_cfg, model_cfg, args.calib_images, cfg_options=args.cfg_options
+            print(
+                f'quantized to int8 on {len(deployed.calibration_files)} training images: '
+                f'{backend_file}'
             )
-            print(f'quantized to int8 on {len(files)} training images: {backend_file}')
     if args.skip_check:
         return 0
     checks = check_onnx(
