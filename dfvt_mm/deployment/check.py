@@ -185,7 +185,10 @@ def _reduced(deploy_cfg: Any) -> bool:
 def _unlimited(checks: list[Check]) -> list[Check]:
     """The checks for information: the f32 limits do not apply to bf16 or int8."""
     return [
-        Check(c.name, c.value, None, f'{c.detail} (limit {c.limit:g} is for f32)') for c in checks
+        c
+        if c.limit is None
+        else Check(c.name, c.value, None, f'{c.detail} (limit {c.limit:g} is for f32)')
+        for c in checks
     ]
 
 
