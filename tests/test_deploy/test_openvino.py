@@ -31,7 +31,8 @@ from dfvt_mm.deployment import (  # noqa: E402
     quantize,
     to_openvino,
 )
-from dfvt_mm.deployment.export import build_task_processor  # noqa: E402
+from dfvt_mm.deployment.data import dataloader_of, split_dataset  # noqa: E402
+from dfvt_mm.deployment.export import build_pytorch_model, build_task_processor  # noqa: E402
 from dfvt_mm.toy.data import write_ade20k, write_classification, write_coco  # noqa: E402
 from tests.conftest import REPO_ROOT, load_tool  # noqa: E402
 from tests.test_deploy.test_deploy import (  # noqa: E402
@@ -199,14 +200,29 @@ def test_int8_calibrates_on_training_images(exported_classifier, toy_data):
     # statistics map pixels 0-255 into about [-2.1, 2.7]); unnormalised pixels collapse int8.
     values = np.concatenate([x.ravel() for x in inputs])
     assert -2.2 < values.min() < 0 < values.max() < 2.7
+    # Exactly what the PyTorch model's own data preprocessor makes of the same images.
+    preprocessor = build_pytorch_model(processor, None).data_preprocessor
+    dataset = split_dataset(processor, deploy_cfg, 'train', num_images=8, seed=0)
+    for batch, data in zip(inputs, dataloader_of(processor, dataset)):
+        np.testing.assert_allclose(batch, preprocessor(data, False)['inputs'].numpy(), atol=1e-6)
     assert all(f.startswith(str(root / 'cls' / 'train')) for f in files)
     # A seeded sample over the classes, not the first folder.
     assert len({osp.basename(osp.dirname(f)) for f in files}) > 1
 
     int8_file, files = quantize(xml_file, deploy_cfg, model_cfg, num_images=8)
     assert int8_file.endswith('end2end_int8.xml') and len(files) == 8
-    ops = [op.get_type_name() for op in ov.Core().read_model(int8_file).get_ops()]
+    int8_model = ov.Core().read_model(int8_file)
+    ops = [op.get_type_name() for op in int8_model.get_ops()]
     assert ops.count('FakeQuantize') >= 10
+    # The convs with int8 inputs: all but the Spatial Module's (NNCF_IGNORED_PATTERNS).
+    quantized = {
+        op.get_friendly_name(): op.input_value(0).get_node().get_type_name() == 'FakeQuantize'
+        for op in int8_model.get_ops()
+        if op.get_type_name() in ('Convolution', 'GroupConvolution')
+    }
+    spatial = [name for name in quantized if '/spatial_conv/' in name]
+    assert len(spatial) == 6 and not any(quantized[name] for name in spatial)
+    assert sum(quantized.values()) >= len(quantized) - len(spatial) - 1  # the stem's may not be
     model = OpenVINOModel(int8_file, precision='int8')
     assert model(torch.randn(3, 3, 64, 64))['output'].shape == (3, 5)
 
