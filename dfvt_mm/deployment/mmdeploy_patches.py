@@ -138,27 +138,15 @@ def keep_rewritten_descriptors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def torchscript_onnx_export(keep_batchnorm: bool = False) -> Iterator[None]:
+def torchscript_onnx_export() -> Iterator[None]:
     """Run ``torch.onnx.export`` calls without a ``dynamo`` argument on the TorchScript exporter,
     give mmdeploy's symbolics the torch helpers they import, for the duration of the block, and
-    leave the static and class methods mmdeploy rewrites as they were.
-
-    Args:
-        keep_batchnorm: Export eval-mode BatchNorms as ONNX ``BatchNormalization`` nodes. The
-            TorchScript exporter otherwise folds every BatchNorm that follows a conv into the
-            conv's weights itself (its eval-mode peephole pass, run for
-            ``training=TrainingMode.EVAL``, the default), so a model exported without its own
-            folding (``switch_to_deploy``) still gave a folded graph. With this, calls without a
-            ``training`` argument pass ``TrainingMode.PRESERVE``: the model stays in eval mode
-            (running statistics) and the pass does not run.
-    """
+    leave the static and class methods mmdeploy rewrites as they were."""
     original_export = torch.onnx.export
 
     @functools.wraps(original_export)
     def export(*args, **kwargs):  # noqa: ANN002, ANN003 (torch.onnx.export's own signature)
         kwargs.setdefault('dynamo', False)
-        if keep_batchnorm:
-            kwargs.setdefault('training', torch.onnx.TrainingMode.PRESERVE)
         return original_export(*args, **kwargs)
 
     had_cast_long = hasattr(symbolic_opset9, '_cast_Long')

@@ -42,7 +42,6 @@ def deploy(
     calib_images: int | None = None,
     device: str = 'cpu',
     cfg_options: dict | None = None,
-    fold_bn: bool = True,
 ) -> Deployed:
     """Export the model with ``deploy_cfg`` and make the backend's file.
 
@@ -58,16 +57,13 @@ def deploy(
             config's ``calib_config.num_images``).
         device: Device to export on.
         cfg_options: Model config overrides.
-        fold_bn: See :func:`~dfvt_mm.deployment.export_onnx`.
     """
     deploy_cfg, model_cfg = load_deploy_configs(deploy_cfg, model_cfg, cfg_options)
     if precision:
         deploy_cfg.backend_config.precision = precision
         deploy_cfg, model_cfg = load_deploy_configs(deploy_cfg, model_cfg)  # validates it
     backend, precision = backend_of(deploy_cfg), precision_of(deploy_cfg)
-    onnx_file = export_onnx(
-        deploy_cfg, model_cfg, checkpoint, img, work_dir, device, cfg_options, fold_bn=fold_bn
-    )
+    onnx_file = export_onnx(deploy_cfg, model_cfg, checkpoint, img, work_dir, device, cfg_options)
     deployed = Deployed(onnx_file, onnx_file, backend, precision)
     if backend == 'openvino':
         deployed.backend_file = to_openvino(onnx_file)

@@ -77,12 +77,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='int8: calibration images from the train split (default calib_config.num_images)',
     )
     parser.add_argument('--threads', type=int, default=1, help="the backend's threads")
-    parser.add_argument(
-        '--no-fold-bn',
-        action='store_true',
-        help="export without the backbone's switch_to_deploy (BatchNorm not folded into the "
-        'convs), to measure what folding does to int8',
-    )
     parser.add_argument('--skip-check', action='store_true', help='export (and quantize) only')
     return parser.parse_args(argv)
 
@@ -119,7 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         calib_images=args.calib_images,
         device=args.device,
         cfg_options=args.cfg_options,
-        fold_bn=not args.no_fold_bn,
     )
     onnx_file, backend_file = deployed.onnx_file, deployed.backend_file
     print(f'exported {task_of(deploy_cfg)} model to {onnx_file}')
