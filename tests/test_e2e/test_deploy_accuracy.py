@@ -16,7 +16,8 @@ a 2-core AMD EPYC with AVX-512, VNNI and bf16), the margins were:
   mmdet's: see docs/deployment.md).
 
 The classifier's int8 flips are its near-ties: only images whose two best fp32 class scores are
-within 0.1 of each other flipped (2 of the 200), while int8 moved the class scores by at most 0.07.
+within 0.1 of each other flipped (2 of the 200 are), while int8 moved a class score by at most
+0.07-0.10 (three calibration samples).
 
 fp32 parity of every backend is tested on random weights (tests/test_deploy); what reduced
 precision costs needs trained weights, which only the main job makes.
