@@ -2,8 +2,8 @@
 
 mmdeploy does the work: its task processors build the model and its test-time input from the
 configs, its rewriters turn the post-processing (softmax, argmax, RPN and R-CNN NMS, RoIAlign,
-mask head) into ONNX graph nodes, with the backend's own rewrites (OpenVINO: RoI extraction as
-its ExperimentalDetectronROIFeatureExtractor). :mod:`.mmdeploy_patches` closes the gaps between
+mask head) into ONNX graph nodes (RoI extraction as ONNX RoiAlign per level for both backends,
+see :mod:`.mmdeploy_patches`, gap 6). :mod:`.mmdeploy_patches` closes the gaps between
 mmdeploy 1.3.1 and torch 2.13 / OpenVINO 2026. The OpenVINO IR is written by :func:`to_openvino`
 (``openvino.convert_model``), not by mmdeploy's conversion, which runs the removed Model Optimizer.
 """
