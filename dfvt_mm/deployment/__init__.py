@@ -26,7 +26,7 @@ from .mmdeploy_patches import (
     torchscript_onnx_export,
 )
 from .quantize import calibration_inputs, quantize, quantize_openvino
-from .runtime import OnnxRuntimeModel, OpenVINOModel, bf16_unsupported_reason
+from .runtime import OnnxRuntimeModel, OpenVINOModel, bf16_unsupported_reason, openvino_core
 
 __all__ = [
     'AccuracyReport',
@@ -44,6 +44,7 @@ __all__ = [
     'export_onnx',
     'keep_rewritten_descriptors',
     'load_deploy_configs',
+    'openvino_core',
     'openvino_wrapper',
     'precision_of',
     'quantize',

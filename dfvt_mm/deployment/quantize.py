@@ -17,6 +17,7 @@ from mmengine.config import Config
 
 from .data import backend_data_preprocessor, dataloader_of, sample, split_dataset
 from .export import build_task_processor, load_deploy_configs
+from .runtime import openvino_core
 
 #: NNCF's model type: DFvT has attention blocks in every task, so NNCF's transformer scheme fits
 #: all three: int8 inputs for every conv, every linear layer (weights per output channel,
@@ -80,7 +81,7 @@ def quantize_openvino(
     import openvino as ov
 
     out_file = out_file or osp.splitext(xml_file)[0] + '_int8.xml'
-    model = ov.Core().read_model(xml_file)
+    model = openvino_core().read_model(xml_file)
     quantized = nncf.quantize(
         model,
         nncf.Dataset(inputs),

@@ -4,6 +4,7 @@ both returning every output by name."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -75,11 +76,22 @@ class OnnxRuntimeModel:
 OPENVINO_INFERENCE_PRECISION = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
 
 
-def openvino_cpu_capabilities() -> list[str]:
-    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU (``FP32``, ``INT8``, ``BF16``, ...)."""
+@functools.cache
+def openvino_core():  # noqa: ANN201 (openvino is imported lazily)
+    """The process's one ``openvino.Core``, which every model here is read and compiled with.
+
+    OpenVINO's Core is thread-safe and meant to be shared; a new Core per model also loads the
+    CPU plugin again, and OpenVINO 2026 builds have crashed on a second Core in one process
+    (openvinotoolkit/openvino#35338).
+    """
     import openvino as ov
 
-    return list(ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+    return ov.Core()
+
+
+def openvino_cpu_capabilities() -> list[str]:
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU (``FP32``, ``INT8``, ``BF16``, ...)."""
+    return list(openvino_core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
 
 
 def bf16_unsupported_reason() -> str | None:
@@ -142,13 +154,11 @@ class OpenVINOModel:
         extra_outputs: Sequence[str] = (),
         output_names: Sequence[str] | None = None,
     ) -> None:
-        import openvino as ov
-
         if precision not in OPENVINO_INFERENCE_PRECISION:
             raise ValueError(
                 f'precision {precision!r}: use one of {sorted(OPENVINO_INFERENCE_PRECISION)}'
             )
-        core = ov.Core()
+        core = openvino_core()
         model = core.read_model(model_file)
         tensors = {name for op in model.get_ops() for out in op.outputs() for name in out.names}
         missing = [name for name in extra_outputs if name not in tensors]

@@ -28,6 +28,7 @@ from dfvt_mm.deployment import (  # noqa: E402
     check_onnx,
     export_onnx,
     load_deploy_configs,
+    openvino_core,
     quantize,
     to_openvino,
 )
@@ -147,7 +148,7 @@ def test_openvino_keeps_f32_weights_and_dynamic_batch(exported_classifier):
     import openvino as ov
 
     _, _, xml_file, _, _ = exported_classifier
-    model = ov.Core().read_model(xml_file)
+    model = openvino_core().read_model(xml_file)
     constants = [op for op in model.get_ops() if op.get_type_name() == 'Constant']
     assert not [op for op in constants if op.get_element_type() == ov.Type.f16]
     assert model.inputs[0].get_partial_shape()[0].is_dynamic
@@ -188,8 +189,6 @@ def test_bf16_runs_bf16_and_checks_for_information(exported_classifier):
 def test_int8_calibrates_on_training_images(exported_classifier, toy_data):
     """NNCF quantizes the IR on training images through the test pipeline; the int8 IR runs
     a batch; the image checks are reported without the f32 limits."""
-    import openvino as ov
-
     task, onnx_file, xml_file, checkpoint, image = exported_classifier
     root, options = toy_data
     deploy_cfg, model_cfg = load_deploy_configs(_paths(task)[0], _paths(task)[1], options['cls'])
@@ -211,7 +210,7 @@ def test_int8_calibrates_on_training_images(exported_classifier, toy_data):
 
     int8_file, files = quantize(xml_file, deploy_cfg, model_cfg, num_images=8)
     assert int8_file.endswith('end2end_int8.xml') and len(files) == 8
-    int8_model = ov.Core().read_model(int8_file)
+    int8_model = openvino_core().read_model(int8_file)
     ops = [op.get_type_name() for op in int8_model.get_ops()]
     assert ops.count('FakeQuantize') >= 10
     # The convs with int8 inputs: all but the Spatial Module's (NNCF_IGNORED_PATTERNS).
