@@ -14,10 +14,9 @@ from mmengine.config import Config
 
 from ..toy.main_job import TOY_TASKS, checkpoint_of, work_dir_of
 from ..utils.paths import resolve
+from ..utils.tasks import TASKS
 from .runtimes import LABELS, RUNTIMES, runtime_not_available
 
-#: The toy task key -> mmdeploy's task name in the deploy configs' file names.
-DEPLOY_TASKS = {'cls': 'classification', 'det': 'instance-seg', 'seg': 'segmentation'}
 #: Metric key -> its column title, per toy task.
 METRICS = {
     'cls': {'accuracy/top1': 'top-1'},
@@ -41,7 +40,7 @@ def toy_checkpoints(root: str = '.') -> dict[str, str]:
 def deploy_config(task: str, mode: str) -> Config:
     """The dynamic-batch deploy config of a toy task for the backend and precision of ``mode``."""
     backend, precision = RUNTIMES[mode]
-    name = f'{DEPLOY_TASKS[task]}_{backend}_dynamic-batch.py'
+    name = f'{TASKS[task].deploy}_{backend}_dynamic-batch.py'
     cfg = Config.fromfile(resolve(osp.join('configs', 'deploy', name)))
     if backend == 'openvino':
         cfg.backend_config.precision = precision

@@ -10,12 +10,12 @@ from .accuracy import AccuracyReport, check_accuracy
 from .check import Check, check_onnx
 from .export import (
     backend_of,
+    deploy_task,
     export_module_onnx,
     export_onnx,
     load_deploy_configs,
     precision_of,
     save_random_checkpoint,
-    task_of,
     to_openvino,
 )
 from .mmdeploy_patches import (
@@ -40,6 +40,7 @@ __all__ = [
     'calibration_inputs',
     'check_accuracy',
     'check_onnx',
+    'deploy_task',
     'export_module_onnx',
     'export_onnx',
     'keep_rewritten_descriptors',
@@ -50,7 +51,6 @@ __all__ = [
     'quantize',
     'quantize_openvino',
     'save_random_checkpoint',
-    'task_of',
     'to_openvino',
     'torchscript_onnx_export',
 ]

@@ -28,17 +28,17 @@ from .export import (
     backend_of,
     build_pytorch_model,
     build_task_processor,
+    deploy_task,
     load_deploy_configs,
     precision_of,
-    task_of,
 )
 from .mmdeploy_patches import openvino_wrapper
 
 #: (metric key, what the report calls it, largest |backend - PyTorch| that passes), per task.
 LIMITS = {
-    'classification': [('accuracy/top1', 'top-1 (%)', 1.0)],
-    'segmentation': [('mIoU', 'mIoU', 1.0)],
-    'instance-seg': [('coco/bbox_mAP', 'bbox mAP', 0.02), ('coco/segm_mAP', 'segm mAP', 0.02)],
+    'cls': [('accuracy/top1', 'top-1 (%)', 1.0)],
+    'seg': [('mIoU', 'mIoU', 1.0)],
+    'det': [('coco/bbox_mAP', 'bbox mAP', 0.02), ('coco/segm_mAP', 'segm mAP', 0.02)],
 }
 #: Classification: the largest share of images, in %, whose top-1 class differs from PyTorch's.
 MAX_TOP1_DIFFERING = 2.0
@@ -127,7 +127,7 @@ def check_accuracy(
         The metrics of both models and the checks against :data:`LIMITS`.
     """
     deploy_cfg, model_cfg = load_deploy_configs(deploy_cfg, model_cfg, cfg_options)
-    task = task_of(deploy_cfg)
+    task = deploy_task(deploy_cfg)
     processor = build_task_processor(deploy_cfg, model_cfg, device)
     torch_model = build_pytorch_model(processor, checkpoint)
     with openvino_wrapper(threads):
@@ -139,9 +139,9 @@ def check_accuracy(
         'pytorch': _evaluator(model_cfg, dataset),
         'backend': _evaluator(model_cfg, dataset),
     }
-    if task == 'classification':
+    if task == 'cls':
         evaluators['agreement'] = _evaluator(model_cfg, dataset)
-    if task == 'instance-seg':
+    if task == 'det':
         for evaluator in evaluators.values():
             _restrict_coco_metric(evaluator, dataset)
     for data in dataloader_of(processor, dataset, batch_size):
@@ -165,7 +165,7 @@ def check_accuracy(
                 f'{ref[key]:.4g} (PyTorch) -> {got[key]:.4g} on {len(dataset)} val images',
             )
         )
-    if task == 'classification':
+    if task == 'cls':
         differing = 100.0 - metrics['agreement']['accuracy/top1']
         report.checks.append(
             Check(

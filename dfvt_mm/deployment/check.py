@@ -41,10 +41,10 @@ from .export import (
     build_task_processor,
     check_shapes_of,
     create_input,
+    deploy_task,
     load_deploy_configs,
     precision_of,
 )
-from .export import task_of as _task_of
 from .mmdeploy_patches import keep_rewritten_descriptors, openvino_wrapper
 from .runtime import OnnxRuntimeModel, OpenVINOModel, last_node_input
 
@@ -120,13 +120,13 @@ def check_onnx(
         backend_file = osp.splitext(onnx_file)[0] + '.xml'
     processor = build_task_processor(deploy_cfg, model_cfg, device)
     torch_model = build_pytorch_model(processor, checkpoint)
-    task = _task_of(deploy_cfg)
+    task = deploy_task(deploy_cfg)
     batch_sizes = (1, 2) if is_dynamic_batch(deploy_cfg) else (1,)
     # The export image as the test pipeline gives it, then resized to each of check_shapes.
     input_shapes = [None, *check_shapes_of(deploy_cfg)]
     sized = len(input_shapes) > 1
     checks: list[Check] = []
-    if task == 'instance-seg':
+    if task == 'det':
         with openvino_wrapper():
             backend = processor.build_backend_model(
                 [backend_file], data_preprocessor_updater=processor.update_data_preprocessor
@@ -139,18 +139,16 @@ def check_onnx(
         return _unlimited(checks) if _reduced(deploy_cfg) else checks
     # The logits are the input of the graph's last Softmax (classification) or ArgMax
     # (segmentation); a segmentation graph without argmax outputs them itself.
-    final_op = 'Softmax' if task == 'classification' else 'ArgMax'
+    final_op = 'Softmax' if task == 'cls' else 'ArgMax'
     with_argmax = deploy_cfg.codebase_config.get('with_argmax', True)
-    logits = (
-        [last_node_input(onnx_file, final_op)] if task == 'classification' or with_argmax else []
-    )
+    logits = [last_node_input(onnx_file, final_op)] if task == 'cls' or with_argmax else []
     runtime = _runtime(deploy_cfg, backend_file, logits)
     for shape in input_shapes:
         _, inputs = create_input(processor, deploy_cfg, img, torch_model, input_shape=shape)
         for n in batch_sizes:
             batch = inputs if n == 1 else torch.cat([inputs, inputs.flip(-1)])
             label = _label(batch, sized)
-            if task == 'classification':
+            if task == 'cls':
                 checks += _check_classification(runtime, torch_model, batch, label)
             else:
                 checks += _check_segmentation(runtime, torch_model, batch, label)

@@ -20,10 +20,9 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from ..utils.tasks import SCOPES, TASKS
 from . import mmdeploy_patches
 
-# mmdeploy codebase names of the three tasks -> the task names this package reports.
-TASKS = {'mmpretrain': 'classification', 'mmseg': 'segmentation', 'mmdet': 'instance-seg'}
 # The backends of configs/deploy/ -> the precisions each runs (backend_config.precision).
 PRECISIONS = {'onnxruntime': ('fp32',), 'openvino': ('fp32', 'bf16', 'int8')}
 
@@ -43,10 +42,10 @@ def load_deploy_configs(
     if cfg_options:
         model_cfg.merge_from_dict(cfg_options)
     codebase = deploy_cfg.get('codebase_config', {}).get('type')
-    if codebase not in TASKS:
+    if codebase not in SCOPES:
         raise ValueError(
             f'{deploy_cfg.filename}: codebase_config.type is {codebase!r}; the deploy configs '
-            f'here are for {sorted(TASKS)} (see configs/deploy/)'
+            f'here are for {sorted(SCOPES)} (see configs/deploy/)'
         )
     backend = deploy_cfg.get('backend_config', {}).get('type')
     if backend not in PRECISIONS:
@@ -74,9 +73,11 @@ def precision_of(deploy_cfg: Config) -> str:
     return deploy_cfg.backend_config.get('precision', 'fp32')
 
 
-def task_of(deploy_cfg: Config) -> str:
-    """``'classification'``, ``'segmentation'`` or ``'instance-seg'``."""
-    return TASKS[deploy_cfg.codebase_config.type]
+def deploy_task(deploy_cfg: Config) -> str:
+    """The key in :data:`dfvt_mm.utils.TASKS` (``'cls'``, ``'det'``, ``'seg'``) of a deploy
+    config, from its ``codebase_config.type`` (validated by :func:`load_deploy_configs`)."""
+    codebase = deploy_cfg.codebase_config.type
+    return next(key for key, task in TASKS.items() if task.scope == codebase)
 
 
 def check_shapes_of(deploy_cfg: Config) -> list[tuple[int, int]]:

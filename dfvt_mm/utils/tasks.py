@@ -1,6 +1,7 @@
 """The three tasks, named once: the short keys every tool, metafile record and toy run uses
 (``'cls'``, ``'det'``, ``'seg'``), with each one's OpenMMLab package (a config's
-``default_scope``), its metafile name (``Results[].Task``) and its plain name."""
+``default_scope``, a deploy config's ``codebase_config.type``), its metafile name
+(``Results[].Task``), its plain name and mmdeploy's name (the prefix of configs/deploy/)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,19 @@ class Task(NamedTuple):
         scope: The OpenMMLab package and registry scope (a config's ``default_scope``).
         metafile: Its name in metafiles (``Results[].Task``).
         name: Its plain name (tables, file names).
+        deploy: mmdeploy's name of the deployed model's task (configs/deploy/ file names).
     """
 
     scope: str
     metafile: str
     name: str
+    deploy: str
 
 
 TASKS = {
-    'cls': Task('mmpretrain', 'Image Classification', 'classification'),
-    'det': Task('mmdet', 'Object Detection', 'detection'),
-    'seg': Task('mmseg', 'Semantic Segmentation', 'segmentation'),
+    'cls': Task('mmpretrain', 'Image Classification', 'classification', 'classification'),
+    'det': Task('mmdet', 'Object Detection', 'detection', 'instance-seg'),
+    'seg': Task('mmseg', 'Semantic Segmentation', 'segmentation', 'segmentation'),
 }
 #: The tasks' scopes, the ``default_scope`` values the tools run.
 SCOPES = tuple(task.scope for task in TASKS.values())

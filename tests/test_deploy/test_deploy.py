@@ -24,10 +24,13 @@ from dfvt_mm.deployment import (  # noqa: E402
     OnnxRuntimeModel,
     adaptive_avg_pool2d_static,
     check_onnx,
+    deploy_task,
     export_onnx,
+    load_deploy_configs,
     save_random_checkpoint,
     torchscript_onnx_export,
 )
+from dfvt_mm.utils.tasks import TASKS as TASK_NAMES  # noqa: E402
 from tests.conftest import REPO_ROOT, load_tool  # noqa: E402
 
 TASKS = {
@@ -220,6 +223,19 @@ def test_bad_inputs_say_what_is_wrong(tmp_path):
     wrong.write_text(f"_base_ = ['{deploy_cfg}']\nbackend_config = dict(type='tensorrt')\n")
     with pytest.raises(ValueError, match="backend_config.type is 'tensorrt'"):
         export_onnx(str(wrong), model_cfg, None, str(tmp_path / 'x.png'), str(tmp_path))
+
+
+def test_every_deploy_config_names_its_task():
+    """Each config of configs/deploy/ loads, and its file name starts with mmdeploy's name of
+    the task its codebase is (the name the benchmark and the precision table look it up by)."""
+    import glob
+
+    files = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'deploy', '[!_]*.py')))
+    assert len(files) == 14
+    for file in files:
+        deploy_cfg, _ = load_deploy_configs(file, _paths('cls')[1])
+        task = deploy_task(deploy_cfg)
+        assert osp.basename(file).startswith(TASK_NAMES[task].deploy + '_'), file
 
 
 @pytest.mark.parametrize(

@@ -30,12 +30,13 @@ from dfvt_mm.deployment import (
     bf16_unsupported_reason,
     check_accuracy,
     check_onnx,
+    deploy_task,
     load_deploy_configs,
     precision_of,
     save_random_checkpoint,
-    task_of,
 )
 from dfvt_mm.deployment.pipeline import deploy
+from dfvt_mm.utils.tasks import TASKS
 
 HEADERS = ['check', 'value', 'limit', 'meaning', 'result']
 
@@ -115,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg_options=args.cfg_options,
     )
     onnx_file, backend_file = deployed.onnx_file, deployed.backend_file
-    print(f'exported {task_of(deploy_cfg)} model to {onnx_file}')
+    print(f'exported {TASKS[deploy_task(deploy_cfg)].name} model to {onnx_file}')
     if backend == 'openvino':
         print(f'converted to OpenVINO IR {osp.splitext(onnx_file)[0]}.xml')
         if precision == 'int8':
