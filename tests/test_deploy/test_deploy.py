@@ -24,13 +24,10 @@ from dfvt_mm.deployment import (  # noqa: E402
     OnnxRuntimeModel,
     adaptive_avg_pool2d_static,
     check_onnx,
-    deploy_task,
     export_onnx,
-    load_deploy_configs,
     save_random_checkpoint,
     torchscript_onnx_export,
 )
-from dfvt_mm.utils.tasks import TASKS as TASK_NAMES  # noqa: E402
 from tests.conftest import REPO_ROOT, load_tool  # noqa: E402
 
 TASKS = {
@@ -61,15 +58,20 @@ TASKS = {
 CFG_OPTIONS = {'model.backbone.init_cfg': None}
 
 
-def _paths(task: str) -> tuple[str, str]:
-    deploy, model, *_ = TASKS[task]
-    return osp.join(REPO_ROOT, 'configs', 'deploy', deploy), osp.join(
-        REPO_ROOT, 'configs', 'toy', model
+DEPLOY_DIR = osp.join(REPO_ROOT, 'configs', 'deploy')
+
+
+def toy_paths(task: str, deploy: str | None = None) -> tuple[str, str]:
+    """A deploy config of configs/deploy/ (default: the task's onnxruntime one in
+    :data:`TASKS`) and the task's toy model config."""
+    deploy_file, model_file, *_ = TASKS[task]
+    return osp.join(DEPLOY_DIR, deploy or deploy_file), osp.join(
+        REPO_ROOT, 'configs', 'toy', model_file
     )
 
 
 def _save_random_checkpoint(task: str, path: str, seed: int = 0) -> None:
-    save_random_checkpoint(*_paths(task), path, seed=seed, cfg_options=CFG_OPTIONS)
+    save_random_checkpoint(*toy_paths(task), path, seed=seed, cfg_options=CFG_OPTIONS)
 
 
 def _write_image(task: str, path: str) -> None:
@@ -87,34 +89,35 @@ def _write_image(task: str, path: str) -> None:
 _EXPORTS: dict = {}
 
 
-def _export(task: str, tmp_path_factory) -> tuple[str, str, str, str]:
-    """(task, onnx file, checkpoint, image), exported once per test session."""
-    if task not in _EXPORTS:
-        tmp = tmp_path_factory.mktemp(f'deploy_{task}')
+def export_toy(task: str, tmp_path_factory, deploy: str | None = None) -> tuple[str, str, str, str]:
+    """(task, onnx file, checkpoint, image): the task's toy model with seeded random weights,
+    exported with a deploy config (as :func:`toy_paths`) once per test session."""
+    deploy_cfg, model_cfg = toy_paths(task, deploy)
+    if deploy_cfg not in _EXPORTS:
+        tmp = tmp_path_factory.mktemp(osp.splitext(osp.basename(deploy_cfg))[0])
         checkpoint, image = str(tmp / 'model.pth'), str(tmp / 'image.png')
         _save_random_checkpoint(task, checkpoint)
         _write_image(task, image)
-        deploy_cfg, model_cfg = _paths(task)
         onnx_file = export_onnx(
             deploy_cfg, model_cfg, checkpoint, image, str(tmp / 'work'), cfg_options=CFG_OPTIONS
         )
-        _EXPORTS[task] = (task, onnx_file, checkpoint, image)
-    return _EXPORTS[task]
+        _EXPORTS[deploy_cfg] = (task, onnx_file, checkpoint, image)
+    return _EXPORTS[deploy_cfg]
 
 
 @pytest.fixture(params=list(TASKS))
 def exported(request, tmp_path_factory):
-    return _export(request.param, tmp_path_factory)
+    return export_toy(request.param, tmp_path_factory)
 
 
 @pytest.fixture
 def exported_classifier(tmp_path_factory):
-    return _export('cls', tmp_path_factory)
+    return export_toy('cls', tmp_path_factory)
 
 
 def test_export_matches_pytorch(exported):
     task, onnx_file, checkpoint, image = exported
-    deploy_cfg, model_cfg = _paths(task)
+    deploy_cfg, model_cfg = toy_paths(task)
     checks = check_onnx(
         onnx_file, deploy_cfg, model_cfg, checkpoint, image, cfg_options=CFG_OPTIONS
     )
@@ -160,7 +163,7 @@ def test_onnxruntime_model_runs_a_batch(exported_classifier):
     task, onnx_file, checkpoint, _ = exported_classifier
     from mmengine.runner import load_checkpoint
 
-    cfg = Config.fromfile(_paths(task)[1])
+    cfg = Config.fromfile(toy_paths(task)[1])
     cfg.merge_from_dict(CFG_OPTIONS)
     init_default_scope('mmpretrain')
     with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -200,7 +203,7 @@ def test_check_fails_on_other_weights(exported_classifier, tmp_path):
     task, onnx_file, _, image = exported_classifier
     other = str(tmp_path / 'other.pth')
     _save_random_checkpoint(task, other, seed=1)
-    deploy_cfg, model_cfg = _paths(task)
+    deploy_cfg, model_cfg = toy_paths(task)
     checks = check_onnx(onnx_file, deploy_cfg, model_cfg, other, image, cfg_options=CFG_OPTIONS)
     assert {c.name for c in checks if c.passed is False} >= {'logits, batch 1', 'logits, batch 2'}
 
@@ -216,26 +219,13 @@ def test_check_fails_on_other_weights(exported_classifier, tmp_path):
 
 
 def test_bad_inputs_say_what_is_wrong(tmp_path):
-    deploy_cfg, model_cfg = _paths('cls')
+    deploy_cfg, model_cfg = toy_paths('cls')
     with pytest.raises(FileNotFoundError, match='image .*missing.png does not exist'):
         export_onnx(deploy_cfg, model_cfg, None, str(tmp_path / 'missing.png'), str(tmp_path))
     wrong = tmp_path / 'tensorrt.py'
     wrong.write_text(f"_base_ = ['{deploy_cfg}']\nbackend_config = dict(type='tensorrt')\n")
     with pytest.raises(ValueError, match="backend_config.type is 'tensorrt'"):
         export_onnx(str(wrong), model_cfg, None, str(tmp_path / 'x.png'), str(tmp_path))
-
-
-def test_every_deploy_config_names_its_task():
-    """Each config of configs/deploy/ loads, and its file name starts with mmdeploy's name of
-    the task its codebase is (the name the benchmark and the precision table look it up by)."""
-    import glob
-
-    files = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'deploy', '[!_]*.py')))
-    assert len(files) == 14
-    for file in files:
-        deploy_cfg, _ = load_deploy_configs(file, _paths('cls')[1])
-        task = deploy_task(deploy_cfg)
-        assert osp.basename(file).startswith(TASK_NAMES[task].deploy + '_'), file
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,6 @@ others, odd ones included, against PyTorch with the limits of the fixed-size che
 exported with fixed height and width refuses a second size; the dynamic one takes it.
 """
 
-import os.path as osp
-
 import numpy as np
 import pytest
 import torch
@@ -19,19 +17,11 @@ from dfvt_mm.deployment import (  # noqa: E402
     OnnxRuntimeModel,
     check_onnx,
     export_module_onnx,
-    export_onnx,
     load_deploy_configs,
 )
 from dfvt_mm.models import DFvT  # noqa: E402
-from tests.conftest import REPO_ROOT  # noqa: E402
-from tests.test_deploy.test_deploy import (  # noqa: E402
-    CFG_OPTIONS,
-    TASKS,
-    _save_random_checkpoint,
-    _write_image,
-)
+from tests.test_deploy.test_deploy import CFG_OPTIONS, export_toy, toy_paths  # noqa: E402
 
-DEPLOY_DIR = osp.join(REPO_ROOT, 'configs', 'deploy')
 DYNAMIC = {
     'seg': 'segmentation_onnxruntime_dynamic.py',
     'det': 'instance-seg_onnxruntime_dynamic.py',
@@ -41,9 +31,7 @@ SIZES = [(61, 83), (96, 96), (127, 45)]
 
 
 def _paths(task: str) -> tuple[str, str]:
-    return osp.join(DEPLOY_DIR, DYNAMIC[task]), osp.join(
-        REPO_ROOT, 'configs', 'toy', TASKS[task][1]
-    )
+    return toy_paths(task, DYNAMIC[task])
 
 
 @pytest.fixture(scope='module')
@@ -104,26 +92,9 @@ def test_backbone_graph_takes_any_size_in_openvino(backbone, tmp_path):
         assert max(differences) <= 1e-4, (size, differences)
 
 
-_EXPORTS: dict = {}
-
-
-def _export(task: str, tmp_path_factory) -> tuple[str, str, str, str]:
-    """(task, onnx file, checkpoint, image), exported once per test session."""
-    if task not in _EXPORTS:
-        tmp = tmp_path_factory.mktemp(f'dynamic_{task}')
-        checkpoint, image = str(tmp / 'model.pth'), str(tmp / 'image.png')
-        _save_random_checkpoint(task, checkpoint)
-        _write_image(task, image)
-        onnx_file = export_onnx(
-            *_paths(task), checkpoint, image, str(tmp / 'work'), cfg_options=CFG_OPTIONS
-        )
-        _EXPORTS[task] = (task, onnx_file, checkpoint, image)
-    return _EXPORTS[task]
-
-
 @pytest.fixture(params=list(DYNAMIC))
 def exported(request, tmp_path_factory):
-    return _export(request.param, tmp_path_factory)
+    return export_toy(request.param, tmp_path_factory, DYNAMIC[request.param])
 
 
 def test_graph_names_height_and_width(exported):

@@ -7,6 +7,7 @@ permuted failing it, calibration reading training images only. How int8 scores a
 limits is measured on trained models (tests/test_e2e/test_deploy_accuracy.py).
 """
 
+import functools
 import json
 import os.path as osp
 
@@ -26,7 +27,7 @@ from dfvt_mm.deployment import (  # noqa: E402
     calibration_inputs,
     check_accuracy,
     check_onnx,
-    export_onnx,
+    deploy_task,
     load_deploy_configs,
     openvino_core,
     quantize,
@@ -35,15 +36,16 @@ from dfvt_mm.deployment import (  # noqa: E402
 from dfvt_mm.deployment.data import dataloader_of, split_dataset  # noqa: E402
 from dfvt_mm.deployment.export import build_pytorch_model, build_task_processor  # noqa: E402
 from dfvt_mm.toy.data import write_ade20k, write_classification, write_coco  # noqa: E402
-from tests.conftest import REPO_ROOT, load_tool  # noqa: E402
+from dfvt_mm.utils.tasks import TASKS  # noqa: E402
+from tests.conftest import load_tool  # noqa: E402
 from tests.test_deploy.test_deploy import (  # noqa: E402
     CFG_OPTIONS,
-    TASKS,
-    _save_random_checkpoint,
+    DEPLOY_DIR,
     _write_image,
+    export_toy,
+    toy_paths,
 )
 
-DEPLOY_DIR = osp.join(REPO_ROOT, 'configs', 'deploy')
 OPENVINO = {
     'cls': 'classification_openvino_dynamic-batch.py',
     'seg': 'segmentation_openvino_dynamic-batch.py',
@@ -53,9 +55,7 @@ NO_BF16 = bf16_unsupported_reason()
 
 
 def _paths(task: str) -> tuple[str, str]:
-    return osp.join(DEPLOY_DIR, OPENVINO[task]), osp.join(
-        REPO_ROOT, 'configs', 'toy', TASKS[task][1]
-    )
+    return toy_paths(task, OPENVINO[task])
 
 
 @pytest.fixture(scope='module')
@@ -79,21 +79,17 @@ def toy_data(tmp_path_factory):
 
 
 SPLITS = ('train', 'val', 'test')
-_EXPORTS: dict = {}
+
+
+@functools.cache
+def _ir(onnx_file: str) -> str:
+    return to_openvino(onnx_file)
 
 
 def _export(task: str, tmp_path_factory) -> tuple[str, str, str, str, str]:
     """(task, onnx file, IR, checkpoint, image), exported and converted once per session."""
-    if task not in _EXPORTS:
-        tmp = tmp_path_factory.mktemp(f'openvino_{task}')
-        checkpoint, image = str(tmp / 'model.pth'), str(tmp / 'image.png')
-        _save_random_checkpoint(task, checkpoint)
-        _write_image(task, image)
-        onnx_file = export_onnx(
-            *_paths(task), checkpoint, image, str(tmp / 'work'), cfg_options=CFG_OPTIONS
-        )
-        _EXPORTS[task] = (task, onnx_file, to_openvino(onnx_file), checkpoint, image)
-    return _EXPORTS[task]
+    task, onnx_file, checkpoint, image = export_toy(task, tmp_path_factory, OPENVINO[task])
+    return task, onnx_file, _ir(onnx_file), checkpoint, image
 
 
 @pytest.fixture(params=['cls', 'seg', 'det'])
@@ -107,18 +103,16 @@ def exported_classifier(tmp_path_factory):
 
 
 def test_deploy_configs_load():
-    """Every deploy config loads with its backend and task, and only OpenVINO takes bf16/int8."""
+    """Every deploy config loads with the backend and the task (mmdeploy's name) that its file
+    name says, and only OpenVINO takes bf16/int8."""
     import glob
 
-    model_cfgs = {name: _paths(task)[1] for task, name in OPENVINO.items()}
-    for path in sorted(glob.glob(osp.join(DEPLOY_DIR, '[!_]*.py'))):
-        name = osp.basename(path)
-        task = name.split('_', 1)[0]
-        backend = name.split('_')[1]
-        model_cfg = model_cfgs[
-            OPENVINO[{'classification': 'cls', 'segmentation': 'seg'}.get(task, 'det')]
-        ]
-        deploy_cfg, _ = load_deploy_configs(path, model_cfg, CFG_OPTIONS)
+    paths = sorted(glob.glob(osp.join(DEPLOY_DIR, '[!_]*.py')))
+    assert len(paths) == 14
+    for path in paths:
+        deploy_name, backend, _ = osp.basename(path).split('_', 2)
+        deploy_cfg, _ = load_deploy_configs(path, toy_paths('cls')[1], CFG_OPTIONS)
+        assert TASKS[deploy_task(deploy_cfg)].deploy == deploy_name
         assert deploy_cfg.backend_config.type == backend
         assert deploy_cfg.onnx_config.opset_version == 11
     wrong = Config.fromfile(osp.join(DEPLOY_DIR, 'classification_onnxruntime_dynamic-batch.py'))
