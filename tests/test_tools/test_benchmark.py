@@ -15,7 +15,6 @@ from PIL import Image
 import dfvt_mm  # noqa: F401
 from dfvt_mm.analysis import benchmark as bench
 from dfvt_mm.analysis.memory import cpu_peak_memory
-from dfvt_mm.analysis.speed import time_calls
 from dfvt_mm.analysis.tables import readme_block, report, speed_table
 from dfvt_mm.deployment import bf16_unsupported_reason
 from dfvt_mm.utils.metafile import ModelRecord, load_models, peers_path
@@ -41,36 +40,63 @@ def tiny(tmp_path_factory):
     return record, root
 
 
+# In a process of its own (as tests/test_e2e/test_deploy_accuracy.py): OpenVINO's and NNCF's
+# threads, torch.compile's caches and onnxruntime's sessions stay out of the test session.
+EVERY_MODE = """
+import json, sys
+import torch
+import dfvt_mm
+from dfvt_mm.analysis import benchmark as bench
+from dfvt_mm.analysis.speed import time_calls
+from dfvt_mm.utils.metafile import ModelRecord
+
+config, work_dir, out = sys.argv[1:]
+record = ModelRecord(name='dfvt_tiny_cls', task='cls', backbone='DFvT-tiny', config=config)
+settings = bench.Settings(compile_backend='eager', work_dir=work_dir)
+torch.manual_seed(0)
+model = bench.ModelUnderTest(record, True, 'cls', settings)
+calls, n_a, inputs = model.calls(2, (64, 64))
+logits = calls['eager']()
+times = time_calls(calls, warmup=1, iters=3, min_time=0)
+json.dump(dict(
+    shape=list(inputs.shape), modes=sorted(calls), n_a=sorted(n_a),
+    diffs=model.max_differences(calls, inputs), logits_shape=list(logits.shape),
+    logits_std=logits.std().item(), logits_max=logits.abs().max().item(),
+    times={mode: list(t) for mode, t in times.items()},
+    amp=bench.amp_dtype(torch.device('cpu')) is not None,
+), open(out, 'w'))
+"""
+
+
 def test_every_mode_on_a_tiny_model(tiny):
     record, root = tiny
-    settings = bench.Settings(compile_backend='eager', work_dir=str(root / 'onnx'))
-    torch.manual_seed(0)
-    model = bench.ModelUnderTest(record, True, 'cls', settings)
-    calls, n_a, inputs = model.calls(2, SHAPE)
-    assert inputs.shape == (2, 3, 64, 64)
-    has_bf16 = bench.amp_dtype(torch.device('cpu')) is not None
+    out = root / 'every_mode.json'
+    cmd = [sys.executable, '-c', EVERY_MODE, record.config, str(root / 'onnx'), str(out)]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    got = json.loads(out.read_text())
+    assert got['shape'] == [2, 3, 64, 64]
+    has_bf16 = got['amp']
     # OpenVINO's bf16 needs its own kernels (AVX512_BF16 or AMX), not just the lscpu flag.
     openvino_bf16 = bf16_unsupported_reason() is None
     expected_n_a = {'amp'} - ({'amp'} if has_bf16 else set())
     expected_n_a |= set() if openvino_bf16 else {'openvino-bf16'}
-    assert set(calls) == set(bench.MODES) - expected_n_a
-    assert set(n_a) == expected_n_a
+    assert set(got['modes']) == set(bench.MODES) - expected_n_a
+    assert set(got['n_a']) == expected_n_a
     # Each mode computes the eager logits: folded BatchNorms, onnxruntime and OpenVINO f32 to
     # float32 rounding, dynamo exactly, bf16 to its 8-bit mantissa; int8 approximates them.
-    diffs = model.max_differences(calls, inputs)
+    diffs = got['diffs']
     assert diffs['eager'] == 0.0
     assert diffs['deploy'] < 1e-4 and diffs['compile'] < 1e-5 and diffs['onnxruntime'] < 1e-4
     assert diffs['openvino'] < 1e-4
-    logits = calls['eager']()
-    assert logits.shape == (2, 10) and logits.std() > 1e-3  # not a constant output
-    bound = 0.1 * logits.abs().max().item() + 0.05
+    assert got['logits_shape'] == [2, 10] and got['logits_std'] > 1e-3  # not a constant output
+    bound = 0.1 * got['logits_max'] + 0.05
     for mode, available in (('amp', has_bf16), ('openvino-bf16', openvino_bf16)):
         if available:
             assert 0 < diffs[mode] < bound
     # Random weights and calibration: int8 is not the fp32 output, but of its size.
-    assert 1e-4 < diffs['openvino-int8'] < logits.abs().max().item() + 1
-    times = time_calls(calls, warmup=1, iters=3, min_time=0)
-    assert all(len(t) >= 3 and min(t) > 0 for t in times.values())
+    assert 1e-4 < diffs['openvino-int8'] < got['logits_max'] + 1
+    assert all(len(t) >= 3 and min(t) > 0 for t in got['times'].values())
 
 
 def test_modes_that_do_not_apply(tiny, monkeypatch):
