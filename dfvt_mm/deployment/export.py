@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from ..utils.tasks import SCOPES, TASKS
+from ..utils.tasks import SCOPES, task_of
 from . import mmdeploy_patches
 
 # The backends of configs/deploy/ -> the precisions each runs (backend_config.precision).
@@ -76,8 +76,7 @@ def precision_of(deploy_cfg: Config) -> str:
 def deploy_task(deploy_cfg: Config) -> str:
     """The key in :data:`dfvt_mm.utils.TASKS` (``'cls'``, ``'det'``, ``'seg'``) of a deploy
     config, from its ``codebase_config.type`` (validated by :func:`load_deploy_configs`)."""
-    codebase = deploy_cfg.codebase_config.type
-    return next(key for key, task in TASKS.items() if task.scope == codebase)
+    return task_of({'default_scope': deploy_cfg.codebase_config.type})
 
 
 def check_shapes_of(deploy_cfg: Config) -> list[tuple[int, int]]:
