@@ -5,6 +5,7 @@ both returning every output by name."""
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -123,8 +124,22 @@ def _cpu_model_name() -> str | None:
     return None
 
 
+#: Input shapes an :class:`OpenVINOModel` keeps a compiled model for (the least recently used
+#: goes first): a dynamic-size detector meets as many shapes as its validation images have.
+OPENVINO_SHAPES_KEPT = 8
+
+
 class OpenVINOModel:
     """An OpenVINO IR (or ONNX file) compiled for the CPU, called on a batch.
+
+    A graph with dynamic dimensions (the batch; height and width in the dynamic-size configs) is
+    compiled for each input shape it is called on, with that shape made static (as mmdeploy's
+    own OpenVINO wrapper reshapes its network to each input), and the compiled models of the
+    last :data:`OPENVINO_SHAPES_KEPT` shapes are kept. OpenVINO's CPU plugin runs a static graph
+    much faster: measured on a 2-core AMD EPYC (AVX-512), DFvT-T at 224x224 in f32 took 7.1 ms
+    per batch of 1 and 98 ms per batch of 16 compiled static, 9.1 and 129 ms compiled dynamic.
+    A new shape costs a compilation (tenths of a second for DFvT-T); ``static_shapes=False``
+    compiles the graph once, as it is.
 
     Args:
         model_file: The model (``.xml`` IR from :func:`dfvt_mm.deployment.to_openvino`, or an
@@ -138,12 +153,13 @@ class OpenVINOModel:
             tensor names), as in :class:`OnnxRuntimeModel`.
         output_names: The names to return the model's outputs by, each one of its output
             tensor's names (default: any name of each; a tensor may have several).
+        static_shapes: Compile a dynamic graph for each input shape (above); else once, dynamic.
 
     Example:
         >>> model = OpenVINOModel('work_dirs/deploy/end2end.xml', precision='fp32')
         >>> outputs = model(torch.rand(16, 3, 224, 224))   # {'output': array (16, 1000)}
-        >>> model.inference_precision
-        'f32'
+        >>> model.inference_precision, model.compiled_shapes
+        ('f32', [(16, 3, 224, 224)])
     """
 
     def __init__(
@@ -153,13 +169,13 @@ class OpenVINOModel:
         precision: str = 'fp32',
         extra_outputs: Sequence[str] = (),
         output_names: Sequence[str] | None = None,
+        static_shapes: bool = True,
     ) -> None:
         if precision not in OPENVINO_INFERENCE_PRECISION:
             raise ValueError(
                 f'precision {precision!r}: use one of {sorted(OPENVINO_INFERENCE_PRECISION)}'
             )
-        core = openvino_core()
-        model = core.read_model(model_file)
+        model = openvino_core().read_model(model_file)
         tensors = {name for op in model.get_ops() for out in op.outputs() for name in out.names}
         missing = [name for name in extra_outputs if name not in tensors]
         if missing:
@@ -176,34 +192,78 @@ class OpenVINOModel:
                 f'output names {list(output_names)} do not name the model outputs '
                 f'{[sorted(out.names) for out in model.outputs]}'
             )
+        if len(model.inputs) != 1:
+            raise ValueError(
+                f'{model_file}: expected one input (the image batch), got {len(model.inputs)}'
+            )
         for name in extra_outputs:
             model.add_outputs(name)
         # bf16 where OpenVINO has no bf16 kernels runs f32 (said by bf16_unsupported_reason).
         self.note = bf16_unsupported_reason() if precision == 'bf16' else None
         hint = 'f32' if self.note else OPENVINO_INFERENCE_PRECISION[precision]
-        config = {'INFERENCE_PRECISION_HINT': hint, 'NUM_STREAMS': 1, 'PERFORMANCE_HINT': 'LATENCY'}
+        self.config = {
+            'INFERENCE_PRECISION_HINT': hint, 'NUM_STREAMS': 1, 'PERFORMANCE_HINT': 'LATENCY'
+        }  # fmt: skip
         if threads:
-            config['INFERENCE_NUM_THREADS'] = threads
-        self.compiled = core.compile_model(model, 'CPU', config)
-        self.request = self.compiled.create_infer_request()
+            self.config['INFERENCE_NUM_THREADS'] = threads
+        self.model = model
         self.precision = precision
-        self.input_name = self.compiled.inputs[0].get_any_name()
+        self.input_name = model.inputs[0].get_any_name()
         self.output_names = [*output_names, *extra_outputs]
+        self.static_shapes = static_shapes and model.inputs[0].get_partial_shape().is_dynamic
+        # Input shape (None: the graph as it is) -> (compiled model, its infer request).
+        self._compiled: OrderedDict = OrderedDict()
+        if not self.static_shapes:
+            self._compile(None)
+
+    @property
+    def compiled_shapes(self) -> list[tuple[int, ...]]:
+        """The input shapes compiled for and kept, the most recently used last."""
+        return [shape for shape in self._compiled if shape is not None]
+
+    @property
+    def compiled(self):  # noqa: ANN201 (openvino is imported lazily)
+        """The most recently used ``openvino.CompiledModel`` (the graph as it is, compiled now,
+        if none was yet)."""
+        if not self._compiled:
+            self._compile(None)
+        return next(reversed(self._compiled.values()))[0]
 
     @property
     def inference_precision(self) -> str:
         """The precision OpenVINO compiled the model for (``'f32'``, ``'bf16'``)."""
         return self.compiled.get_property('INFERENCE_PRECISION_HINT').to_string()
 
+    def _compile(self, shape: tuple[int, ...] | None) -> tuple:
+        import openvino as ov
+
+        model = self.model
+        if shape is not None:
+            model = model.clone()
+            model.reshape({model.inputs[0]: ov.PartialShape(list(shape))})
+        compiled = openvino_core().compile_model(model, 'CPU', self.config)
+        self._compiled[shape] = compiled, compiled.create_infer_request()
+        while len(self._compiled) > OPENVINO_SHAPES_KEPT:
+            self._compiled.popitem(last=False)
+        return self._compiled[shape]
+
+    def _request(self, shape: tuple[int, ...]) -> tuple:
+        key = shape if self.static_shapes else None
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+            return self._compiled[key]
+        return self._compile(key)
+
     def __call__(self, batch: torch.Tensor | np.ndarray) -> dict[str, np.ndarray]:
         """Run the model on an (N, C, H, W) float batch; returns every output by name."""
         if isinstance(batch, torch.Tensor):
             batch = batch.detach().cpu().numpy()
-        results = self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        compiled, request = self._request(tuple(batch.shape))
+        results = request.infer({0: batch})
         # The request reuses its output buffers: copy before the next call.
         return {
-            name: np.array(results[port])
-            for name, port in zip(self.output_names, self.compiled.outputs)
+            name: np.array(results[port]) for name, port in zip(self.output_names, compiled.outputs)
         }
 
 

@@ -158,6 +158,29 @@ def test_fp32_forces_f32(exported_classifier):
     assert model(batch)['output'].shape == (3, 5)
 
 
+def test_dynamic_graph_compiles_per_input_shape(exported_classifier, monkeypatch):
+    """The dynamic-batch IR is compiled static for each batch shape it meets, the last
+    OPENVINO_SHAPES_KEPT kept; the outputs are those of the graph compiled dynamic."""
+    from dfvt_mm.deployment import runtime
+
+    _, _, xml_file, _, _ = exported_classifier
+    monkeypatch.setattr(runtime, 'OPENVINO_SHAPES_KEPT', 2)
+    static = OpenVINOModel(xml_file, precision='fp32')
+    dynamic = OpenVINOModel(xml_file, precision='fp32', static_shapes=False)
+    assert static.compiled_shapes == [] and dynamic.compiled_shapes == []
+    gen = torch.Generator().manual_seed(2)
+    batches = [torch.randn(n, 3, 64, 64, generator=gen) for n in (3, 1, 3, 2)]
+    for batch in batches:
+        np.testing.assert_allclose(
+            static(batch)['output'], dynamic(batch)['output'], rtol=0, atol=1e-5
+        )
+    # Batch 3 was used again after batch 1, so batch 1 went first.
+    assert static.compiled_shapes == [(3, 3, 64, 64), (2, 3, 64, 64)]
+    assert [d.is_static for d in static.compiled.inputs[0].get_partial_shape()] == [True] * 4
+    assert dynamic.compiled.inputs[0].get_partial_shape()[0].is_dynamic
+    assert dynamic.compiled_shapes == []
+
+
 @pytest.mark.skipif(NO_BF16 is None, reason='this CPU runs bf16 in OpenVINO')
 def test_bf16_without_bf16_cpu_runs_f32(exported_classifier):
     _, _, xml_file, _, _ = exported_classifier
