@@ -20,15 +20,21 @@ def time_calls(
     iters: int = 10,
     min_time: float = 0.0,
     clock: str = 'wall',
+    settle: int = 1,
 ) -> dict[str, list[float]]:
     """Seconds of each timed call of each function in ``fns``.
 
-    The functions take turns, call by call (``warmup`` untimed rounds, then rounds until every
-    function has ``iters`` calls and ``min_time`` seconds), so that a change in the load of a
-    shared machine slows all of them alike instead of whichever ran at the time. ``clock='cpu'``
-    measures the process's CPU time instead of wall time: on a core shared with other work it
-    leaves out the time the process waits, so ratios stay steady; on an idle machine the wall
-    clock is the measure.
+    The functions take turns (``warmup`` untimed rounds, then rounds until every function has
+    ``iters`` timed calls and ``min_time`` seconds), so that a change in the load of a shared
+    machine slows all of them alike instead of whichever ran at the time. In each turn a
+    function first makes ``settle`` untimed calls: the runtimes keep worker threads of their own
+    (PyTorch's OpenMP pool, OpenVINO's TBB arena, onnxruntime's pool), and the first call after
+    another runtime's meets that runtime's threads still holding the cores. Measured on a 2-core
+    AMD EPYC, DFvT-T eager at batch 1 took 20 ms a call on its own, 32 ms timed right after
+    OpenVINO calls, and 17-23 ms with one untimed call first. ``clock='cpu'`` measures the
+    process's CPU time instead of wall time: on a core shared with other work it leaves out the
+    time the process waits, so ratios stay steady; on an idle machine the wall clock is the
+    measure.
     """
     now = CLOCKS[clock]
     for _ in range(warmup):
@@ -37,6 +43,8 @@ def time_calls(
     times: dict[str, list[float]] = {name: [] for name in fns}
     while any(len(t) < iters or sum(t) < min_time for t in times.values()):
         for name, fn in fns.items():
+            for _ in range(settle):
+                fn()
             start = now()
             fn()
             times[name].append(now() - start)
@@ -44,10 +52,14 @@ def time_calls(
 
 
 def time_interleaved(
-    calls: dict[str, Callable[[], object]], rounds: int, warmup: int = 2, clock: str = 'wall'
+    calls: dict[str, Callable[[], object]],
+    rounds: int,
+    warmup: int = 2,
+    clock: str = 'wall',
+    settle: int = 1,
 ) -> dict[str, float]:
     """Median seconds per call of each callable over ``rounds`` turns (:func:`time_calls`)."""
-    times = time_calls(calls, warmup=warmup, iters=rounds, clock=clock)
+    times = time_calls(calls, warmup=warmup, iters=rounds, clock=clock, settle=settle)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 import dfvt_mm  # noqa: F401
 from dfvt_mm.analysis import benchmark as bench
 from dfvt_mm.analysis.memory import cpu_peak_memory
+from dfvt_mm.analysis.speed import time_calls
 from dfvt_mm.analysis.tables import readme_block, report, speed_table
 from dfvt_mm.deployment import bf16_unsupported_reason
 from dfvt_mm.utils.metafile import ModelRecord, load_models, peers_path
@@ -248,6 +249,19 @@ def test_quick_run_plot(quick_run):
         colours = {pixel[:3] for pixel in image.convert('RGB').getdata()}
     assert (214, 39, 40) in colours  # DFvT in matplotlib's tab:red
     assert (31, 119, 180) in colours  # the peer in tab:blue
+
+
+def test_time_calls_order():
+    """Warm-up rounds, then turns: each function's untimed settle calls right before its timed
+    one, until every function has its timed calls; only the timed calls are returned."""
+    log = []
+    calls = {name: (lambda name=name: log.append(name)) for name in 'ab'}
+    times = time_calls(calls, warmup=1, iters=2, settle=1)
+    assert log == ['a', 'b'] + ['a', 'a', 'b', 'b'] * 2
+    assert {name: len(t) for name, t in times.items()} == {'a': 2, 'b': 2}
+    log.clear()
+    time_calls(calls, warmup=0, iters=1, settle=0)
+    assert log == ['a', 'b']
 
 
 @pytest.mark.parametrize('mb', [1, 4, 16])
