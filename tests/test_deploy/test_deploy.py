@@ -28,6 +28,7 @@ from dfvt_mm.deployment import (  # noqa: E402
     save_random_checkpoint,
     torchscript_onnx_export,
 )
+from dfvt_mm.models import DFvT  # noqa: E402
 from tests.conftest import REPO_ROOT, load_tool  # noqa: E402
 
 TASKS = {
@@ -177,15 +178,20 @@ def test_onnxruntime_model_runs_a_batch(exported_classifier):
     assert np.abs(outputs['output'] - scores).max() <= 1e-4
 
 
-def test_dane_exports_as_one_formula(exported_classifier):
+def test_dane_and_attention_export_as_formulas(exported_classifier):
     """DANE's gated sum is ``context + w * (spatial - context)`` in the graph, not torch's lerp
-    export (a Where over two formulas), and nothing else in the classifier needs a Where."""
+    export (a Where over two formulas), and nothing else in the classifier needs a Where. The
+    window attention is its formula too, a Softmax between two MatMuls per stage, without the
+    Dropout node of mmdeploy's attention rewrite (OpenVINO refuses it from opset 12)."""
     import onnx
 
     _, onnx_file, _, _ = exported_classifier
     ops = [node.op_type for node in onnx.load(onnx_file).graph.node]
     assert ops.count('Sigmoid') >= 2  # the toy DFvT's DANE gates are there
     assert 'Where' not in ops
+    # One per attention block of the toy DFvT-T, and the classification scores'.
+    assert ops.count('Softmax') == sum(DFvT.arch_zoo['tiny']['depths']) + 1
+    assert 'Dropout' not in ops
 
 
 @pytest.mark.parametrize('spinning', [False, True])
