@@ -56,7 +56,13 @@ from ..utils.metafile import ModelRecord, load_models, matches, peers_path
 from ..utils.paths import resolve
 from ..utils.tasks import TASKS
 from .memory import peak_memory
-from .runtimes import RUNTIMES, load_runtime, runtime_file, runtime_not_available
+from .runtimes import (
+    RUNTIMES,
+    load_runtime,
+    random_calibration,
+    runtime_file,
+    runtime_not_available,
+)
 from .speed import time_calls
 
 MODES = ('eager', 'deploy', 'compile', *RUNTIMES, 'amp')
@@ -66,8 +72,6 @@ DEPLOY_CFGS = {
     'openvino': 'configs/deploy/classification_openvino_dynamic-batch.py',
 }
 DEPLOY_CFG = DEPLOY_CFGS['onnxruntime']
-#: int8 calibration batches of the timed classifiers (random images: a speed figure).
-CALIBRATION_BATCHES = 8
 #: The export takes the image as it is (no resize or crop): its size is the graph's.
 EXPORT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
@@ -230,7 +234,8 @@ class ModelUnderTest:
                     self.model, backend=self.settings.compile_backend, dynamic=False
                 )
             else:
-                path = runtime_file(mode, self._onnx_file(mode, shape), self._calibration(shape))
+                calibration = random_calibration((3, *shape))
+                path = runtime_file(mode, self._onnx_file(mode, shape), calibration)
                 self._runtime_files[(mode, shape)] = path
                 self._variants[key] = load_runtime(mode, path, torch.get_num_threads())
         return self._variants[key]
@@ -243,13 +248,6 @@ class ModelUnderTest:
                 self.record, self.model, shape, self.settings.work_dir, backend
             )
         return self._onnx_files[(backend, shape)]
-
-    def _calibration(self, shape: tuple[int, int]) -> list[np.ndarray]:
-        rng = np.random.default_rng(0)
-        return [
-            rng.standard_normal((1, 3, *shape), dtype=np.float32)
-            for _ in range(CALIBRATION_BATCHES)
-        ]
 
     def calls(
         self, batch: int, shape: tuple[int, int]

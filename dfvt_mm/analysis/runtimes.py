@@ -22,6 +22,8 @@ RUNTIMES = {
     'openvino-bf16': ('openvino', 'bf16'),
     'openvino-int8': ('openvino', 'int8'),
 }
+#: int8 calibration batches of the timed models (:func:`random_calibration`).
+CALIBRATION_BATCHES = 8
 #: How the tables name each runtime mode.
 LABELS = {
     'onnxruntime': 'onnxruntime fp32',
@@ -48,6 +50,16 @@ def runtime_not_available(mode: str) -> str | None:
 
         return bf16_unsupported_reason()
     return None
+
+
+def random_calibration(
+    image_shape: Sequence[int], batches: int = CALIBRATION_BATCHES, seed: int = 0
+) -> list[np.ndarray]:
+    """Seeded standard-normal batches of one (C, H, W) image each: the int8 calibration of the
+    timed models, whose weights are random too (a speed figure; trained models calibrate on
+    training images, :func:`dfvt_mm.deployment.calibration_inputs`)."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((1, *image_shape), dtype=np.float32) for _ in range(batches)]
 
 
 def runtime_file(mode: str, onnx_file: str, calibration: Sequence[np.ndarray] = ()) -> str:

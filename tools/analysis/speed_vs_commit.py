@@ -10,7 +10,8 @@ The older ``DFvT`` class is imported from the worktree under another module name
 Both models get the same weights (the older model's, every BatchNorm's statistics and affine
 perturbed so that folding them is not trivially exact) and the same random input (fp32). The
 variants are timed interleaved (``dfvt_mm.analysis.speed``): each round times every variant
-once, in turn, so that a slow spell of a shared machine hits all of them; a variant's time is the
+once, in turn, after one untimed call of it (the runtimes' worker threads), so that a slow spell
+of a shared machine hits all of them; a variant's time is the
 median over the rounds and its ratio the older model's median divided by its own (above 1:
 faster). Variants: ``eager`` (this DFvT as built, eval mode, ``torch.no_grad``), ``deploy`` (after
 ``switch_to_deploy()``), the ``--runtimes`` (the deploy model exported as the classification deploy
@@ -42,8 +43,14 @@ from tabulate import tabulate
 from torch import Tensor, nn
 
 import dfvt_mm  # noqa: F401
-from dfvt_mm.analysis.benchmark import CALIBRATION_BATCHES, DEPLOY_CFGS
-from dfvt_mm.analysis.runtimes import RUNTIMES, load_runtime, runtime_file, runtime_not_available
+from dfvt_mm.analysis.benchmark import DEPLOY_CFGS
+from dfvt_mm.analysis.runtimes import (
+    RUNTIMES,
+    load_runtime,
+    random_calibration,
+    runtime_file,
+    runtime_not_available,
+)
 from dfvt_mm.analysis.speed import inference_call, perturb_batchnorms, time_interleaved
 from dfvt_mm.models import DFvT
 from dfvt_mm.utils.paths import resolve
@@ -115,10 +122,7 @@ def runtime_session(mode: str, model: nn.Module, x: Tensor, threads: int, work_d
             # The tracer's notes on the shape checks it freezes: the graph is for this size.
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
             export_module_onnx(model, x, path, resolve(DEPLOY_CFGS[backend]))
-    gen = torch.Generator().manual_seed(0)
-    calibration = [
-        torch.randn(1, *x.shape[1:], generator=gen).numpy() for _ in range(CALIBRATION_BATCHES)
-    ]
+    calibration = random_calibration(x.shape[1:])
     return load_runtime(mode, runtime_file(mode, path, calibration), threads)
 
 
