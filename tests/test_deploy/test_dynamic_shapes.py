@@ -22,16 +22,19 @@ from dfvt_mm.deployment import (  # noqa: E402
 from dfvt_mm.models import DFvT  # noqa: E402
 from tests.test_deploy.test_deploy import CFG_OPTIONS, export_toy, toy_paths  # noqa: E402
 
+#: (task, backend) -> its dynamic-size deploy config.
 DYNAMIC = {
-    'seg': 'segmentation_onnxruntime_dynamic.py',
-    'det': 'instance-seg_onnxruntime_dynamic.py',
+    ('seg', 'onnxruntime'): 'segmentation_onnxruntime_dynamic.py',
+    ('det', 'onnxruntime'): 'instance-seg_onnxruntime_dynamic.py',
+    ('seg', 'openvino'): 'segmentation_openvino_dynamic.py',
+    ('det', 'openvino'): 'instance-seg_openvino_dynamic.py',
 }
 # (H, W) besides the backbone's export size 64x64: odd sides, wide and tall, larger and smaller.
 SIZES = [(61, 83), (96, 96), (127, 45)]
 
 
-def _paths(task: str) -> tuple[str, str]:
-    return toy_paths(task, DYNAMIC[task])
+def _paths(task: str, backend: str = 'onnxruntime') -> tuple[str, str]:
+    return toy_paths(task, DYNAMIC[(task, backend)])
 
 
 @pytest.fixture(scope='module')
@@ -92,15 +95,25 @@ def test_backbone_graph_takes_any_size_in_openvino(backbone, tmp_path):
         assert max(differences) <= 1e-4, (size, differences)
 
 
-@pytest.fixture(params=list(DYNAMIC))
+@pytest.fixture(params=list(DYNAMIC), ids='-'.join)
 def exported(request, tmp_path_factory):
-    return export_toy(request.param, tmp_path_factory, DYNAMIC[request.param])
+    """(task, backend, ONNX file, checkpoint, image, the file the backend runs)."""
+    task, backend = request.param
+    if backend == 'openvino':
+        pytest.importorskip('openvino', reason='deploy extras not installed')
+    _, onnx_file, checkpoint, image = export_toy(task, tmp_path_factory, DYNAMIC[request.param])
+    backend_file = onnx_file
+    if backend == 'openvino':
+        from dfvt_mm.deployment import to_openvino
+
+        backend_file = to_openvino(onnx_file)
+    return task, backend, onnx_file, checkpoint, image, backend_file
 
 
 def test_graph_names_height_and_width(exported):
     import onnx
 
-    task, onnx_file, *_ = exported
+    _, _, onnx_file, *_ = exported
     dims = onnx.load(onnx_file).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ['batch', 3, 'height', 'width']
 
@@ -109,12 +122,14 @@ def test_dynamic_export_matches_pytorch_at_every_size(exported):
     """check_onnx runs the graph at the export image's size and at the config's check_shapes
     (resized images; Mask R-CNN's preprocessor pads them to 32), at batch 1 and 2. UperNet's
     pyramid pooling makes its bins from the traced size (with bins of the export size its seg
-    logits were 0.18-0.58 off at the other sizes)."""
-    task, onnx_file, checkpoint, image = exported
-    deploy_cfg, model_cfg = _paths(task)
+    logits were 0.18-0.58 off at the other sizes). OpenVINO compiles the IR for each of these
+    shapes (OpenVINOModel's static shapes), onnxruntime runs the one graph."""
+    task, backend, onnx_file, checkpoint, image, backend_file = exported
+    deploy_cfg, model_cfg = _paths(task, backend)
     checks = check_onnx(
-        onnx_file, deploy_cfg, model_cfg, checkpoint, image, cfg_options=CFG_OPTIONS
-    )
+        onnx_file, deploy_cfg, model_cfg, checkpoint, image, cfg_options=CFG_OPTIONS,
+        backend_file=backend_file,
+    )  # fmt: skip
     failed = [(c.name, c.value, c.limit) for c in checks if c.passed is False]
     assert not failed, failed
     by_name = {check.name: check for check in checks}
