@@ -54,8 +54,11 @@ LOGITS_TOL = 1e-4
 # spacing there is 1.2e-4) and deeper models, and is still far below anything visible.
 BOX_TOL = 0.01
 # Pasted masks are thresholded at 0.5: a pixel whose probability sits at 0.5 within float32
-# rounding may flip. 1 - IoU of each matched mask pair <= 1 % (0 measured on the toy model).
+# rounding may flip. 1 - IoU of each matched mask pair <= 1 %, not counting one flipped pixel:
+# on the toy model's small masks one pixel is more than 1 % of a union (1 of 59 pixels flipped
+# between two OpenVINO f32 compiles of the same graph, with and without its fused kernels).
 MASK_TOL = 0.01
+MASK_FLIPS_ALLOWED = 1
 
 
 @dataclass
@@ -316,8 +319,9 @@ def _compare_detections(results: list, references: list) -> dict[str, float]:
             stats['score'] = max(stats['score'], float((a.scores[i] - b.scores[j]).abs()))
             ma, mb = a.masks[i].bool(), b.masks[j].bool()
             union = int((ma | mb).sum())
+            flipped = max(int((ma ^ mb).sum()) - MASK_FLIPS_ALLOWED, 0)
             if union:
-                stats['mask'] = max(stats['mask'], int((ma ^ mb).sum()) / union)
+                stats['mask'] = max(stats['mask'], flipped / union)
     return stats
 
 
@@ -364,7 +368,12 @@ def _check_instance_seg(
         ),
         Check(f'box corners, {label}', max(ref['box'], fail), BOX_TOL, 'max |diff| in pixels'),
         Check(f'scores, {label}', max(ref['score'], fail), LOGITS_TOL, 'max |diff|'),
-        Check(f'masks, {label}', max(ref['mask'], fail), MASK_TOL, 'max 1 - IoU of pasted masks'),
+        Check(
+            f'masks, {label}',
+            max(ref['mask'], fail),
+            MASK_TOL,
+            'max 1 - IoU of pasted masks, one pixel aside',
+        ),
         Check(
             f"vs mmdet's own post-processing, {label}",
             mmdet['total'] + mmdet['reference_total'] - 2 * mmdet['matched'],

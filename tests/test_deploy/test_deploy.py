@@ -306,3 +306,29 @@ def test_mmdeploy_custom_ops_run_in_this_onnxruntime():
     (out,) = session.run(None, {'x': x.numpy(), 'grid': grid.numpy()})
     expected = torch.nn.functional.grid_sample(x, grid, align_corners=False)
     assert np.abs(out - expected.numpy()).max() <= 1e-5
+
+
+def test_mask_check_allows_one_flipped_pixel():
+    """A matched mask pair may differ in one pixel (a probability at the 0.5 threshold within
+    float32 rounding), however small the mask; beyond it, the differing share of the union."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from dfvt_mm.deployment.check import _compare_detections
+
+    def result(mask: torch.Tensor) -> DetDataSample:
+        sample = DetDataSample()
+        sample.pred_instances = InstanceData(
+            bboxes=torch.tensor([[0.0, 0.0, 8.0, 8.0]]), scores=torch.tensor([0.9]),
+            labels=torch.tensor([0]), masks=mask[None],
+        )  # fmt: skip
+        return sample
+
+    mask = torch.zeros(16, 16, dtype=torch.bool)
+    mask[:5, :5] = True  # 25 pixels: one is 4 % of the union
+    one, three = mask.clone(), mask.clone()
+    one[0, 5] = True
+    three[0, 5:8] = True
+    assert _compare_detections([result(one)], [result(mask)])['mask'] == 0.0
+    stats = _compare_detections([result(three)], [result(mask)])
+    assert stats['matched'] == 1 and stats['mask'] == pytest.approx(2 / 28)
