@@ -75,6 +75,12 @@ class OnnxRuntimeModel:
 #: OpenVINO's inference precision of each deploy precision. int8 runs the quantized IR; what NNCF
 #: leaves unquantized runs in f32, so that an int8 measurement measures int8 alone.
 OPENVINO_INFERENCE_PRECISION = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
+#: OpenVINO CPU properties of each deploy precision besides its inference precision. fp32
+#: computes what PyTorch computes (within 1e-4): compiled static, OpenVINO's snippets (its fused
+#: subgraph kernels) moved a toy DFvT's logits by 9e-3 from the dynamic compile, which they equal
+#: with the snippets off; on DFvT-T/B at 224x224 the snippets were 0.94-1.07x as fast. bf16 and
+#: int8 keep them: their accuracy is measured on the validation set.
+OPENVINO_PROPERTIES = {'fp32': {'SNIPPETS_MODE': 'DISABLE'}, 'bf16': {}, 'int8': {}}
 
 
 @functools.cache
@@ -146,7 +152,8 @@ class OpenVINOModel:
             ONNX file, which OpenVINO reads directly).
         threads: OpenVINO's inference threads; 0 lets OpenVINO choose.
         precision: ``'fp32'``, ``'bf16'`` or ``'int8'`` (see
-            :data:`OPENVINO_INFERENCE_PRECISION`); the IR of ``'int8'`` is the quantized one.
+            :data:`OPENVINO_INFERENCE_PRECISION`, :data:`OPENVINO_PROPERTIES`); the IR of
+            ``'int8'`` is the quantized one.
             Without a hint OpenVINO picks bf16 on CPUs that have it, so ``'fp32'`` forces f32.
             ``'bf16'`` where the CPU has no bf16 runs f32 (:func:`bf16_unsupported_reason`).
         extra_outputs: Names of intermediate tensors to return as well (OpenVINO keeps the ONNX
@@ -202,14 +209,9 @@ class OpenVINOModel:
         self.note = bf16_unsupported_reason() if precision == 'bf16' else None
         hint = 'f32' if self.note else OPENVINO_INFERENCE_PRECISION[precision]
         self.config = {
-            'INFERENCE_PRECISION_HINT': hint, 'NUM_STREAMS': 1, 'PERFORMANCE_HINT': 'LATENCY'
+            'INFERENCE_PRECISION_HINT': hint, 'NUM_STREAMS': 1, 'PERFORMANCE_HINT': 'LATENCY',
+            **OPENVINO_PROPERTIES[precision],
         }  # fmt: skip
-        if precision == 'fp32':
-            # fp32 computes what PyTorch computes (within 1e-4). Compiled static, OpenVINO's
-            # snippets (its fused subgraph kernels) moved a toy DFvT's logits by 9e-3 from the
-            # dynamic compile, which they equal with the snippets off; on DFvT-T/B at 224x224
-            # the snippets were 0.94-1.07x as fast.
-            self.config['SNIPPETS_MODE'] = 'DISABLE'
         if threads:
             self.config['INFERENCE_NUM_THREADS'] = threads
         self.model = model

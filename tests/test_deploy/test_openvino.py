@@ -172,7 +172,7 @@ def test_dynamic_graph_compiles_per_input_shape(exported_classifier, monkeypatch
     batches = [torch.randn(n, 3, 64, 64, generator=gen) for n in (3, 1, 3, 2)]
     for batch in batches:
         np.testing.assert_allclose(
-            static(batch)['output'], dynamic(batch)['output'], rtol=0, atol=1e-5
+            static(batch)['output'], dynamic(batch)['output'], rtol=0, atol=1e-4
         )
     # Batch 3 was used again after batch 1, so batch 1 went first.
     assert static.compiled_shapes == [(3, 3, 64, 64), (2, 3, 64, 64)]
